@@ -1,0 +1,126 @@
+"""Every hyperparameter of a training run in one place, with its checks and the named recipes.
+
+A `TrainConfig` is what the command line's flags, the Train page's widgets, a search trial and
+`run.json` all speak. `validated()` checks every field at the boundary and names the field in its
+message; the command line turns `batch_size` into `--batch-size` when it reports one.
+"""
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from .augment import parse_augmentation
+from .validation import InvalidArgument, check_bool, check_choice, check_float, check_int
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")
+PRECISIONS = ("auto", "off", "bf16", "fp16")
+SWITCHES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str = "simple_cnn"
+    arch_params: dict = field(default_factory=dict)  # the builder's own keyword hyperparameters
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9          # SGD and RMSprop
+    nesterov: bool = False
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0     # cosine and one-cycle: linear warm-up first
+    decay_every: float = 10.0      # step and exponential: epochs per decay by decay_factor
+    decay_factor: float = 0.1
+    weight_decay: float = 0.0      # decoupled (AdamW style); L2 is an architecture parameter
+    dropout: float | None = None   # None keeps the architecture's own default
+    label_smoothing: float = 0.0
+    augment: str = "none"
+    sam_rho: float = 0.0           # 0 trains without SAM
+    early_stopping: int = 0        # patience in epochs on validation accuracy; 0 is off
+    train_limit: int = 0           # 0 trains on the whole training split
+    val_size: int = 5000
+    seed: int = 0
+    mixed_precision: str = "auto"
+    xla: str = "auto"
+    log_every: int = 10            # batches between two step records
+
+    def validated(self):
+        """A checked copy: numbers coerced, every bad value reported by field name."""
+        if not isinstance(self.arch, str) or not self.arch.strip():
+            raise InvalidArgument("arch", self.arch, "an architecture name")
+        if not isinstance(self.arch_params, dict):
+            raise InvalidArgument("arch_params", self.arch_params, "a dict of keyword hyperparameters")
+        return replace(
+            self,
+            arch=self.arch.strip(),
+            epochs=check_int("epochs", self.epochs, low=1, high=1000),
+            batch_size=check_int("batch_size", self.batch_size, low=1, high=8192),
+            optimizer=check_choice("optimizer", self.optimizer, OPTIMIZERS),
+            lr=check_float("lr", self.lr, low=0, high=10, low_open=True),
+            momentum=check_float("momentum", self.momentum, low=0, high=0.999),
+            nesterov=check_bool("nesterov", self.nesterov),
+            schedule=check_choice("schedule", self.schedule, SCHEDULES),
+            warmup_epochs=check_float("warmup_epochs", self.warmup_epochs, low=0, high=self.epochs),
+            decay_every=check_float("decay_every", self.decay_every, low=0, high=1000, low_open=True),
+            decay_factor=check_float("decay_factor", self.decay_factor, low=0, high=1, low_open=True),
+            weight_decay=check_float("weight_decay", self.weight_decay, low=0, high=1),
+            dropout=None if self.dropout is None else check_float("dropout", self.dropout, low=0, high=0.95),
+            label_smoothing=check_float("label_smoothing", self.label_smoothing, low=0, high=0.5),
+            augment=_checked_augment(self.augment),
+            sam_rho=check_float("sam_rho", self.sam_rho, low=0, high=5),
+            early_stopping=check_int("early_stopping", self.early_stopping, low=0, high=1000),
+            train_limit=check_int("train_limit", self.train_limit, low=0),
+            val_size=check_int("val_size", self.val_size, low=0),
+            seed=check_int("seed", self.seed, low=0, high=2**31 - 1),
+            mixed_precision=check_choice("mixed_precision", self.mixed_precision, PRECISIONS),
+            xla=check_choice("xla", self.xla, SWITCHES),
+            log_every=check_int("log_every", self.log_every, low=1, high=100000),
+        )
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InvalidArgument(unknown[0], values[unknown[0]], "a training setting among " + ", ".join(sorted(known)))
+        return cls(**values)
+
+
+def _checked_augment(spec):
+    parse_augmentation(spec)  # raises with the reason
+    return str(spec).strip() or "none"
+
+
+# Named recipes. Each reproduces a reference report (../shared/seeds) or serves a classroom need.
+PRESETS = {
+    "seed001": dict(
+        description="Report 001: simple_cnn, ImageDataGenerator-style augmentation, Adam, lr/10 after "
+                    "epoch 10, batch 64, 30 epochs.",
+        config=dict(arch="simple_cnn", epochs=30, batch_size=64, optimizer="adam", lr=1e-3,
+                    schedule="step", decay_every=10, decay_factor=0.1, augment="seed001")),
+    "seed002": dict(
+        description="Report 002's best ResNet-style net: depth 4, 1024 dense units, Adam 2.9e-4 with "
+                    "exponential decay, L2 5e-4, dropout 0.3, batch 128, 40 epochs.",
+        config=dict(arch="resnet_style", arch_params={"depth": 4, "dense_units": 1024, "l2": 5e-4},
+                    dropout=0.3, epochs=40, batch_size=128, optimizer="adam", lr=2.92e-4,
+                    schedule="exponential", decay_every=10, decay_factor=0.5, augment="standard")),
+    "fast": dict(
+        description="A small airbench-style net with Nesterov SGD, one-cycle schedule, label "
+                    "smoothing and flip-and-crop: the most accuracy per second.",
+        config=dict(arch="fast_cnn", epochs=10, batch_size=512, optimizer="sgd", lr=0.2, momentum=0.85,
+                    nesterov=True, schedule="onecycle", warmup_epochs=2, weight_decay=5e-4,
+                    label_smoothing=0.2, augment="flip,crop=2")),
+    "quick": dict(
+        description="A two-minute look on a CPU: simple_cnn on 10,000 images for 3 epochs.",
+        config=dict(arch="simple_cnn", epochs=3, batch_size=64, optimizer="adam", lr=1e-3,
+                    train_limit=10000, augment="flip")),
+}
+
+
+def preset_config(name, **overrides):
+    """The TrainConfig of a named preset, with any fields overridden."""
+    check_choice("preset", name, tuple(PRESETS))
+    values = dict(PRESETS[name]["config"])
+    values.update(overrides)
+    return TrainConfig.from_dict(values)
