@@ -14,7 +14,7 @@ EXIT_ERROR, EXIT_USAGE = 1, 2
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter out
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -35,8 +35,16 @@ def main(argv=None):
 
 
 def flag_name(field):
-    """`batch_size` → `--batch-size`; `augment crop` → `--augment`."""
-    return "--" + str(field).split()[0].replace("_", "-")
+    """`batch_size` → `--batch-size`; `augment crop` → `--augment`; `depth` → `--arch-param depth`."""
+    from .config import TrainConfig
+
+    name = str(field).split()[0]
+    known = {f for f in TrainConfig.__dataclass_fields__} | {"preset", "top_k", "arch-param", "augment"}
+    if name == "arch_params":
+        return "--arch-param"
+    if name in known:
+        return "--" + name.replace("_", "-")
+    return f"--arch-param {name}"
 
 
 def _message(error):
@@ -156,10 +164,12 @@ def parse_key_values(items, flag):
 
 def cmd_train(args):
     from .data import find_dataset
+
+    config = config_from_args(args)  # plain values first: a typo is refused before TensorFlow loads
+    find_dataset(args.data_dir, args.cache_dir)  # and a missing dataset before a run folder is made
     from .train import check_config, train
 
-    config = check_config(config_from_args(args))
-    find_dataset(args.data_dir, args.cache_dir)  # fail before a run folder is made
+    config = check_config(config)
     run = train(config, runs_dir=args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir,
                 name=args.name)
     metrics = run.record["metrics"]
@@ -275,6 +285,12 @@ def cmd_predict(args):
     return EXIT_ERROR if any(r.get("error") for r in results) else 0
 
 
+def cmd_worker(args):
+    from .manager import run_worker
+
+    return run_worker(args.run_path)
+
+
 # --- the parser ---------------------------------------------------------------------------------
 
 def build_parser():
@@ -342,4 +358,8 @@ def build_parser():
     delete.add_argument("run", nargs="+")
     for sub in (listing, show, delete):
         runs_flag(sub)
+    # Started by the app's run manager; not for people.
+    worker = commands.add_parser("worker")
+    worker.set_defaults(handler=cmd_worker)
+    worker.add_argument("run_path")
     return parser

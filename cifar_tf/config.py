@@ -48,17 +48,18 @@ class TrainConfig:
             raise InvalidArgument("arch", self.arch, "an architecture name")
         if not isinstance(self.arch_params, dict):
             raise InvalidArgument("arch_params", self.arch_params, "a dict of keyword hyperparameters")
+        epochs = check_int("epochs", self.epochs, low=1, high=1000)
         return replace(
             self,
             arch=self.arch.strip(),
-            epochs=check_int("epochs", self.epochs, low=1, high=1000),
+            epochs=epochs,
             batch_size=check_int("batch_size", self.batch_size, low=1, high=8192),
             optimizer=check_choice("optimizer", self.optimizer, OPTIMIZERS),
             lr=check_float("lr", self.lr, low=0, high=10, low_open=True),
             momentum=check_float("momentum", self.momentum, low=0, high=0.999),
             nesterov=check_bool("nesterov", self.nesterov),
             schedule=check_choice("schedule", self.schedule, SCHEDULES),
-            warmup_epochs=check_float("warmup_epochs", self.warmup_epochs, low=0, high=self.epochs),
+            warmup_epochs=check_float("warmup_epochs", self.warmup_epochs, low=0, high=epochs),
             decay_every=check_float("decay_every", self.decay_every, low=0, high=1000, low_open=True),
             decay_factor=check_float("decay_factor", self.decay_factor, low=0, high=1, low_open=True),
             weight_decay=check_float("weight_decay", self.weight_decay, low=0, high=1),

@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 
 import keras
 
@@ -33,11 +34,10 @@ def prepare_data(config, data_dir=None, cache_dir=None):
 
 def check_config(config):
     """Validate a TrainConfig completely, architecture hyperparameters included, without training."""
-    from .architectures import get_architecture, validate_hyperparameters
+    from .architectures import build_model
 
     config = config.validated()
-    get_architecture(config.arch)
-    validate_hyperparameters(config.arch, **architecture_params(config))
+    build_model(config.arch, **architecture_params(config))  # checks every architecture value
     if config.early_stopping and not config.val_size:
         from .validation import InvalidArgument
         raise InvalidArgument("early_stopping", config.early_stopping, "0 when val_size is 0 (nothing to watch)")
@@ -99,6 +99,7 @@ def _train(run, config, stop, data, log):
                                                        restore_best_weights=True))
     validation = evaluation_dataset(x_val, y_val) if len(x_val) else None
     started = time.time()
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*tf.data.Dataset")  # ours is shuffled
     history = trainer.fit(training_dataset(x_train, y_train, batch_size=config.batch_size,
                                            augmentation=config.augment, seed=config.seed),
                           epochs=config.epochs, validation_data=validation, callbacks=callbacks, verbose=0)
@@ -217,7 +218,7 @@ class LiveMetrics(keras.callbacks.Callback):
         self.step += 1
         self.epoch_images += self.config.batch_size
         self.epoch_ended = time.time()
-        if self.step % self.config.log_every == 0 or self.stop.requested:
+        if self.step % self.config.log_every == 0 or self.stop.check():
             now = time.time()
             rate = (self.step - self.mark_step) * self.config.batch_size / max(now - self.mark, 1e-9)
             self.mark, self.mark_step = now, self.step

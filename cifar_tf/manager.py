@@ -1,0 +1,170 @@
+"""Starts runs as separate worker processes, caps how many run at once, and queues the rest.
+
+The queue lives on disk: a submitted run is a folder with status `queued`, and whichever manager
+finds a free slot starts the oldest one as `python -m cifar_tf worker RUN_FOLDER`. Several app
+sessions, or two app servers over one runs folder, therefore share one queue, and queued runs
+left behind by a restarted server are started by the next one. A file lock keeps two managers
+from starting the same run.
+"""
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import runs as runs_lib
+
+LOCK_FILE = ".queue.lock"
+WORKER_LOG = "worker.log"
+STOP_GRACE_S = 60  # a stop request finishes the batch, evaluates and saves; then we insist
+
+
+def default_max_concurrent():
+    """`$CIFAR_TF_MAX_RUNS`, else one run per GPU, else one on a CPU."""
+    env = os.environ.get("CIFAR_TF_MAX_RUNS")
+    if env and env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    from .device import gpu_names
+    return max(1, len(gpu_names()))
+
+
+class RunManager:
+    def __init__(self, runs_dir=None, *, max_concurrent=None, data_dir=None, poll_every=1.0):
+        self.runs_dir = runs_lib.resolve_runs_dir(runs_dir)
+        self.max_concurrent = max_concurrent or default_max_concurrent()
+        self.data_dir = data_dir
+        self._processes = {}  # run id → Popen, for runs this manager started
+        self._lock = threading.Lock()
+        self._stopping = {}   # run id → time a stop was requested
+        self._poll_every = poll_every
+        self._thread = None
+
+    # --- what pages call ---------------------------------------------------------------------
+
+    def submit(self, config, *, name=None, tags=None, data_dir=None):
+        """Queue a run (validated config) and start it at once if a slot is free."""
+        from .train import check_config
+
+        config = check_config(config)
+        tags = dict(tags or {})
+        if data_dir or self.data_dir:
+            tags.setdefault("data_dir", str(data_dir or self.data_dir))
+        run = runs_lib.create_run(self.runs_dir, arch=config.arch, config=config.to_dict(), name=name,
+                                  status="queued", tags=tags)
+        self.poll()
+        return runs_lib.load_run(run.id, self.runs_dir)
+
+    def stop(self, run_id):
+        """Ask a run to stop: a queued one never starts, a running one finishes its batch and saves."""
+        with self._queue_lock():
+            run = runs_lib.load_run(run_id, self.runs_dir)
+            if run.status == "queued":
+                run.finish("stopped", error="stopped before it started")
+                return run
+        if run.status == "running":
+            run.request_stop()
+            self._stopping.setdefault(run_id, time.time())
+        return run
+
+    def queue(self):
+        """Queued runs, oldest first: position 1 starts next."""
+        found, _ = runs_lib.list_runs(self.runs_dir)
+        return sorted((r for r in found if r.status == "queued"), key=lambda r: r.record["created_at"])
+
+    def queue_position(self, run_id):
+        ids = [run.id for run in self.queue()]
+        return ids.index(run_id) + 1 if run_id in ids else None
+
+    def running(self):
+        found, _ = runs_lib.list_runs(self.runs_dir)
+        return [r for r in found if r.status == "running"]
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def poll(self):
+        """Reap finished workers, enforce overdue stops, start queued runs while slots are free."""
+        with self._lock:
+            for run_id, process in list(self._processes.items()):
+                if process.poll() is not None:
+                    del self._processes[run_id]
+            self._enforce_stops()
+            with self._queue_lock():
+                found, _ = runs_lib.list_runs(self.runs_dir)  # also marks dead workers failed
+                running = sum(r.status == "running" for r in found)
+                queued = sorted((r for r in found if r.status == "queued"), key=lambda r: r.record["created_at"])
+                for run in queued[:max(0, self.max_concurrent - running)]:
+                    self._launch(run)
+
+    def start_background(self):
+        """Poll every second from a daemon thread, so queued runs start with nobody watching."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, daemon=True, name="run-manager")
+            self._thread.start()
+        return self
+
+    def _loop(self):
+        while True:
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - a bad folder must not end the queue for everyone
+                pass
+            time.sleep(self._poll_every)
+
+    def _launch(self, run):
+        log = open(run.file(WORKER_LOG), "ab")
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cifar_tf", "worker", str(run.path)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=str(Path(__file__).resolve().parents[1]),
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"},
+                start_new_session=True)  # the run outlives a closed tab and a restarted server
+        except OSError as error:
+            run.finish("failed", error=f"could not start the training process: {error}")
+            return
+        finally:
+            log.close()
+        self._processes[run.id] = process
+        # Marked running with the worker's pid at once, so no other manager starts it too.
+        run.start()
+        run.update(pid=process.pid)
+
+    def _enforce_stops(self):
+        for run_id, asked in list(self._stopping.items()):
+            process = self._processes.get(run_id)
+            if process is None or process.poll() is not None:
+                del self._stopping[run_id]
+                continue
+            overdue = time.time() - asked
+            if overdue > STOP_GRACE_S:
+                process.send_signal(signal.SIGTERM if overdue < 2 * STOP_GRACE_S else signal.SIGKILL)
+
+    @contextmanager
+    def _queue_lock(self):
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.runs_dir / LOCK_FILE, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_worker(run_path):
+    """The worker process: train the queued run in `run_path` with the config stored in it."""
+    from .config import TrainConfig
+    from .train import train
+
+    run = runs_lib.read_run(run_path)
+    tags = run.record.get("tags") or {}
+    try:
+        config = TrainConfig.from_dict(run.record["config"])
+    except (TypeError, ValueError) as error:
+        run.finish("failed", error=f"invalid configuration: {error}")
+        return 1
+    train(config, run=run, data_dir=tags.get("data_dir"))
+    return 0
