@@ -105,3 +105,35 @@ def _most_probable(probabilities_row, k, class_names):
         raise ValueError(f"expected {len(class_names)} probabilities, got {len(row)}")
     order = np.argsort(-row, kind="stable")[:k]  # stable: ties keep the class order
     return [(class_names[i], float(row[i])) for i in order]
+
+
+class ModelCache:
+    """Loaded models by file, shared by every session: loaded once, reloaded when the file
+    changes, released when its run is deleted. Thread-safe."""
+
+    def __init__(self, max_models=4):
+        self.max_models = max_models
+        self._models = {}  # path → (mtime, model), oldest first
+        self._lock = threading.Lock()
+
+    def get(self, path):
+        path = str(path)
+        mtime = os.path.getmtime(path)
+        with self._lock:
+            cached = self._models.pop(path, None)
+            if cached is None or cached[0] != mtime:
+                cached = (mtime, load_model(path))
+            self._models[path] = cached
+            while len(self._models) > self.max_models:
+                self._models.pop(next(iter(self._models)))
+            return cached[1]
+
+    def release(self, folder):
+        """Forget every model stored under `folder` (a run being deleted)."""
+        folder = str(folder).rstrip(os.sep) + os.sep
+        with self._lock:
+            for path in [p for p in self._models if p.startswith(folder)]:
+                del self._models[path]
+
+    def __len__(self):
+        return len(self._models)

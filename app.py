@@ -1,0 +1,27 @@
+"""CIFAR-10 Lab: `streamlit run app.py`.
+
+This file only declares the pages; each page lays out widgets and charts, and the library
+`cifar_tf` does the work. TensorFlow loads only on pages that need it, so Home opens at once.
+"""
+import streamlit as st
+
+st.set_page_config(page_title="CIFAR-10 Lab", page_icon=":material/science:", layout="wide")
+
+PAGES = {
+    "Lab": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/table_chart:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+        st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
+    ],
+    "Classroom labs": [
+        st.Page("pages/search.py", title="Hyperparameter search", icon=":material/tune:"),
+        st.Page("pages/lab_gradient_descent.py", title="Gradient descent", icon=":material/moving:"),
+        st.Page("pages/lab_sharpness.py", title="Sharpness and SAM", icon=":material/landscape:"),
+        st.Page("pages/lab_network_view.py", title="What the network sees", icon=":material/visibility:"),
+    ],
+}
+
+st.navigation(PAGES).run()
