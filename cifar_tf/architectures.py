@@ -676,3 +676,9 @@ def build_model(name, **hyperparameters):
 def count_params(name, **hyperparameters):
     """Number of parameters (trainable and not) of architecture `name` so configured."""
     return int(build_model(name, **hyperparameters).count_params())
+
+
+def editable_hyperparameters(name):
+    """The hyperparameters a user may set for `name`, with their defaults (not num_classes or name)."""
+    return {key: value for key, value in get_architecture(name).defaults.items()
+            if key not in ("num_classes", "name")}

@@ -121,6 +121,8 @@ TRAIN_FLAGS = {  # flag → (TrainConfig field, help)
     "--augment": ("augment", "augmentation: none, flip, standard, strong, seed001 or settings "
                              "like flip,crop=4,rotation=15,cutout=8"),
     "--sam-rho": ("sam_rho", "SAM neighbourhood radius; 0 trains without SAM"),
+    "--fine-tune-epochs": ("fine_tune_epochs", "pretrained bases: epochs of fine-tuning after the frozen phase"),
+    "--fine-tune-lr-factor": ("fine_tune_lr_factor", "learning-rate factor for fine-tuning"),
     "--early-stopping": ("early_stopping", "patience in epochs on validation accuracy; 0 is off"),
     "--train-limit": ("train_limit", "train on a stratified subset of this many images; 0 is all"),
     "--val-size": ("val_size", "validation images taken from the training set"),
@@ -150,15 +152,14 @@ def config_from_args(args):
 
 
 def parse_key_values(items, flag):
+    from .config import parse_value
+
     params = {}
     for item in items:
         if "=" not in item:
             raise InvalidArgument(flag, item, "KEY=VALUE, e.g. depth=4")
-        key, value = (s.strip() for s in item.split("=", 1))
-        try:
-            params[key] = json.loads(value)
-        except ValueError:
-            params[key] = value
+        key, value = item.split("=", 1)
+        params[key.strip()] = parse_value(value)
     return params
 
 
@@ -324,7 +325,8 @@ def build_parser():
     archs.add_argument("--json", action="store_true")
 
     train = add("train", cmd_train, "train a network and save the run")
-    train.add_argument("--preset", help="a named recipe (seed001, seed002, fast, quick); flags override it")
+    train.add_argument("--preset", help="a named recipe (seed001, seed002, fast, transfer, quick); "
+                                        "flags override it")
     for flag, (field, help_text) in TRAIN_FLAGS.items():
         train.add_argument(flag, dest=field, metavar=field.upper(), help=help_text)
     train.add_argument("--arch-param", action="append", metavar="KEY=VALUE",

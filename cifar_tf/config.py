@@ -34,6 +34,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augment: str = "none"
     sam_rho: float = 0.0           # 0 trains without SAM
+    fine_tune_epochs: int = 0      # pretrained bases: after `epochs` with the base frozen, unfreeze it
+    fine_tune_lr_factor: float = 0.1
     early_stopping: int = 0        # patience in epochs on validation accuracy; 0 is off
     train_limit: int = 0           # 0 trains on the whole training split
     val_size: int = 5000
@@ -67,6 +69,9 @@ class TrainConfig:
             label_smoothing=check_float("label_smoothing", self.label_smoothing, low=0, high=0.5),
             augment=_checked_augment(self.augment),
             sam_rho=check_float("sam_rho", self.sam_rho, low=0, high=5),
+            fine_tune_epochs=check_int("fine_tune_epochs", self.fine_tune_epochs, low=0, high=1000),
+            fine_tune_lr_factor=check_float("fine_tune_lr_factor", self.fine_tune_lr_factor, low=0, high=1,
+                                            low_open=True),
             early_stopping=check_int("early_stopping", self.early_stopping, low=0, high=1000),
             train_limit=check_int("train_limit", self.train_limit, low=0),
             val_size=check_int("val_size", self.val_size, low=0),
@@ -86,6 +91,17 @@ class TrainConfig:
         if unknown:
             raise InvalidArgument(unknown[0], values[unknown[0]], "a training setting among " + ", ".join(sorted(known)))
         return cls(**values)
+
+
+def parse_value(text):
+    """A hyperparameter typed as text: JSON when it parses (4, 0.5, true, null), else the text."""
+    import json
+
+    text = str(text).strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _checked_augment(spec):
@@ -112,6 +128,12 @@ PRESETS = {
         config=dict(arch="fast_cnn", epochs=10, batch_size=512, optimizer="sgd", lr=0.2, momentum=0.85,
                     nesterov=True, schedule="onecycle", warmup_epochs=2, weight_decay=5e-4,
                     label_smoothing=0.2, augment="flip,crop=2")),
+    "transfer": dict(
+        description="Report 000's transfer learning: an ImageNet MobileNetV2 (images upsampled to 96 px), "
+                    "its base frozen for 3 epochs, then fine-tuned for 2 at a tenth of the rate.",
+        config=dict(arch="mobilenetv2", arch_params={"weights": "imagenet", "image_size": 96}, epochs=3,
+                    fine_tune_epochs=2, fine_tune_lr_factor=0.1, batch_size=64, optimizer="adam", lr=1e-3,
+                    train_limit=10000, augment="flip")),
     "quick": dict(
         description="A two-minute look on a CPU: simple_cnn on 10,000 images for 3 epochs.",
         config=dict(arch="simple_cnn", epochs=3, batch_size=64, optimizer="adam", lr=1e-3,

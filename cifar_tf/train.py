@@ -11,12 +11,14 @@ import signal
 import threading
 import time
 import warnings
+from dataclasses import replace
 
 import keras
 
 from . import runs as runs_lib
 from .config import TrainConfig
 from .data import load_cifar10, split_train_val, stratified_subset
+from .validation import InvalidArgument
 
 HEARTBEAT_EVERY_S = 5
 
@@ -34,12 +36,15 @@ def prepare_data(config, data_dir=None, cache_dir=None):
 
 def check_config(config):
     """Validate a TrainConfig completely, architecture hyperparameters included, without training."""
-    from .architectures import build_model
+    from .architectures import ARCHITECTURES, build_model, get_architecture
 
     config = config.validated()
+    if config.fine_tune_epochs and "freeze_base" not in get_architecture(config.arch).defaults:
+        raise InvalidArgument("fine_tune_epochs", config.fine_tune_epochs,
+                              "0 for an architecture without a pretrained base (fine-tuning applies to "
+                              + ", ".join(name for name, a in ARCHITECTURES.items() if "freeze_base" in a.defaults) + ")")
     build_model(config.arch, **architecture_params(config))  # checks every architecture value
     if config.early_stopping and not config.val_size:
-        from .validation import InvalidArgument
         raise InvalidArgument("early_stopping", config.early_stopping, "0 when val_size is 0 (nothing to watch)")
     return config
 
@@ -48,6 +53,8 @@ def architecture_params(config):
     params = dict(config.arch_params)
     if config.dropout is not None:
         params["dropout"] = config.dropout
+    if config.fine_tune_epochs:
+        params["freeze_base"] = True  # the first phase trains only the new head
     return params
 
 
@@ -84,30 +91,45 @@ def _train(run, config, stop, data, log):
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     run.update(device=device, params=int(model.count_params()), data_path=data.get("path"),
                train_size=len(x_train), val_size=len(x_val), steps_per_epoch=steps_per_epoch,
-               total_steps=steps_per_epoch * config.epochs)
+               total_steps=steps_per_epoch * (config.epochs + config.fine_tune_epochs))
     log(f"run {run.id}: {config.arch}, {model.count_params():,} parameters, {len(x_train):,} training "
         f"images, {config.epochs} epochs on {device['name']} ({device['precision']}, xla {device['xla']})")
 
     trainer = SharpnessAware(model, rho=config.sam_rho) if config.sam_rho else model
-    trainer.compile(optimizer=make_optimizer(config, steps_per_epoch),
-                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-                    metrics=["accuracy"], jit_compile=device["xla"])
     callbacks = [LiveMetrics(run, config, stop, log), stop.callback()]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                                        patience=config.early_stopping,
                                                        restore_best_weights=True))
-    validation = evaluation_dataset(x_val, y_val) if len(x_val) else None
-    started = time.time()
+    fit = dict(x=training_dataset(x_train, y_train, batch_size=config.batch_size,
+                                  augmentation=config.augment, seed=config.seed),
+               validation_data=evaluation_dataset(x_val, y_val) if len(x_val) else None,
+               callbacks=callbacks, verbose=0)
     warnings.filterwarnings("ignore", message=".*shuffle=True.*tf.data.Dataset")  # ours is shuffled
-    history = trainer.fit(training_dataset(x_train, y_train, batch_size=config.batch_size,
-                                           augmentation=config.augment, seed=config.seed),
-                          epochs=config.epochs, validation_data=validation, callbacks=callbacks, verbose=0)
+    started = time.time()
+    _compile(trainer, make_optimizer(config, steps_per_epoch), config, device)
+    history = trainer.fit(epochs=config.epochs, **fit).history
+    if config.fine_tune_epochs and not stop.requested:
+        # Transfer learning, second phase: unfreeze the pretrained base and go on at a lower rate.
+        log(f"run {run.id}: fine-tuning the whole network for {config.fine_tune_epochs} epochs")
+        model.get_layer("base").trainable = True
+        fine = replace(config, lr=config.lr * config.fine_tune_lr_factor, epochs=config.fine_tune_epochs,
+                       warmup_epochs=0.0)
+        _compile(trainer, make_optimizer(fine, steps_per_epoch), config, device)
+        done = len(history["loss"])
+        more = trainer.fit(initial_epoch=done, epochs=done + config.fine_tune_epochs, **fit).history
+        history = {key: history.get(key, []) + more.get(key, []) for key in set(history) | set(more)}
     train_seconds = time.time() - started
     status = "stopped" if stop.requested else "completed"
     log(f"run {run.id}: {status} after {train_seconds:.1f} s; evaluating on the test set")
     return finish_run(run, model, data["x_test"], data["y_test"], status=status, train_seconds=train_seconds,
-                      history=history.history, images_per_second=callbacks[0].images_per_second())
+                      history=history, images_per_second=callbacks[0].images_per_second())
+
+
+def _compile(trainer, optimizer, config, device):
+    trainer.compile(optimizer=optimizer,
+                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                    metrics=["accuracy"], jit_compile=device["xla"])
 
 
 def finish_run(run, model, x_test, y_test, *, status, train_seconds, history, images_per_second):

@@ -133,3 +133,27 @@ def test_failure_is_recorded(cifar_dir, runs_dir):
         train(config, run=run, data_dir=cifar_dir, data={"broken": True}, log=lambda *_: None)
     loaded = runs.load_run(run.id, runs_dir)
     assert loaded.status == "failed" and loaded.record["error"]
+
+
+def test_transfer_learning_freezes_then_fine_tunes_from_a_weights_file(cifar_dir, runs_dir, tmp_path):
+    import keras
+
+    # Pretrained weights as a user would name them: a file, loaded through the same path as ImageNet's.
+    base = keras.applications.MobileNetV2(include_top=False, weights=None, pooling="avg", input_shape=(32, 32, 3))
+    weights = tmp_path / "mobilenet_base.weights.h5"
+    base.save_weights(weights)
+    config = TrainConfig(arch="mobilenetv2", arch_params={"weights": str(weights), "image_size": 32},
+                         epochs=1, fine_tune_epochs=1, batch_size=50, val_size=100, log_every=1)
+    run = train(config, runs_dir=runs_dir, data_dir=cifar_dir, log=lambda *_: None)
+    assert run.status == "completed" and run.record["epochs_completed"] == 2
+    epochs = run.epochs()
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert epochs[1]["lr"] == pytest.approx(epochs[0]["lr"] * 0.1)  # fine-tuning at a tenth of the rate
+    assert run.record["total_steps"] == 2 * run.record["steps_per_epoch"]
+
+
+def test_fine_tuning_needs_a_pretrained_base(cifar_dir, runs_dir):
+    result = cli("train", "--arch", "simple_cnn", "--fine-tune-epochs", "2", "--data-dir", cifar_dir,
+                 "--runs-dir", runs_dir)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith("error: --fine-tune-epochs:")
