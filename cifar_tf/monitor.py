@@ -61,8 +61,8 @@ def live_chart(frame, metric, *, epochs=None, height=260):
     base = alt.Chart(data).encode(
         x=alt.X("epoch:Q", title="epoch", scale=x_scale),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=metric != "loss")),
-        color=alt.Color("split:N", title=None, scale=alt.Scale(domain=["train", "validation"],
-                                                              range=["#4c78a8", "#f58518"])),
+        color=alt.Color("split:N", title=None, legend=alt.Legend(orient="bottom"),
+                        scale=alt.Scale(domain=["train", "validation"], range=["#4c78a8", "#f58518"])),
         tooltip=["split", alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("value:Q", format=".4f")])
     train = base.transform_filter(alt.datum.split == "train").mark_line()
     validation = base.transform_filter(alt.datum.split == "validation").mark_line(point=True)

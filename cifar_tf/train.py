@@ -235,6 +235,7 @@ class LiveMetrics(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self.epoch_started, self.epoch_images = time.time(), 0
+        self.window_start = (0, {})  # batches seen and Keras' running means when the window began
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -248,6 +249,16 @@ class LiveMetrics(keras.callbacks.Callback):
                 "step": self.step, "epoch": self.epoch + 1, "batch": batch + 1,
                 **_floats(logs, "loss", "accuracy"), "lr": self._lr(),
                 "images_per_second": round(rate, 1), "elapsed": round(now - self.started, 3)})
+
+    def _window_means(self, seen, logs):
+        """Loss and accuracy over the batches since the last record. Keras reports means since the
+        epoch began, which would make every epoch's curve restart from its first batch."""
+        means = _floats(logs, "loss", "accuracy")
+        before, previous = self.window_start
+        self.window_start = (seen, means)
+        return {key: None if value is None else
+                (value * seen - (previous.get(key) or 0.0) * before) / (seen - before)
+                for key, value in means.items()}
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = max(getattr(self, "epoch_ended", time.time()) - self.epoch_started, 1e-9)

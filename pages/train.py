@@ -6,7 +6,7 @@ from cifar_tf.config import OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig, parse_v
 from cifar_tf.monitor import format_seconds, live_chart, live_frames, progress
 from cifar_tf.runs import ACTIVE_STATUSES, RunNotFound, load_run
 from cifar_tf.validation import InvalidArgument
-from pages.common import list_runs, run_manager, runs_dir
+from pages.common import list_runs, run_label, run_manager, runs_dir
 
 st.title("Train")
 DEFAULTS = TrainConfig()
@@ -105,10 +105,12 @@ with setup:
                                 help="A preset (" + ", ".join(AUGMENT_PRESETS) + ") and/or settings like "
                                      "flip,crop=4,rotation=15,cutout=8")
         c1, c2 = st.columns(2)
-        sam = c1.toggle("SAM (sharpness-aware)", key="cfg_sam")
+        sam = c1.toggle("SAM", key="cfg_sam", help="Sharpness-aware minimisation: two passes per step, "
+                                                    "seeking flat minima (Foret et al. 2020).")
         if sam:
             c2.number_input("SAM rho", min_value=0.001, max_value=5.0, format="%g", key="cfg_sam_rho")
-        c1.number_input("Early stopping patience (0 = off)", min_value=0, step=1, key="cfg_early_stopping")
+        c1.number_input("Early stopping", min_value=0, step=1, key="cfg_early_stopping",
+                        help="Patience in epochs on validation accuracy, best weights restored; 0 is off.")
         if "freeze_base" in editable_hyperparameters(arch):
             c2.number_input("Fine-tuning epochs after a frozen base", min_value=0, step=1,
                             key="cfg_fine_tune_epochs")
@@ -159,8 +161,8 @@ with watch:
         st.stop()
     ids = [run.id for run in runs]
     wanted = st.query_params.get("run")
-    watched = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0,
-                           format_func=lambda i: f"{next(r for r in runs if r.id == i).name} ({i})")
+    labels = {run.id: run_label(run) for run in runs}
+    watched = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=labels.get)
     st.query_params["run"] = watched
     active = next(r for r in runs if r.id == watched).status in ACTIVE_STATUSES
 
