@@ -115,19 +115,11 @@ class RunManager:
             time.sleep(self._poll_every)
 
     def _launch(self, run):
-        log = open(run.file(WORKER_LOG), "ab")
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cifar_tf", "worker", str(run.path)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=str(Path(__file__).resolve().parents[1]),
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"},
-                start_new_session=True)  # the run outlives a closed tab and a restarted server
+            process = spawn(["worker", str(run.path)], run.file(WORKER_LOG))
         except OSError as error:
             run.finish("failed", error=f"could not start the training process: {error}")
             return
-        finally:
-            log.close()
         self._processes[run.id] = process
         # Marked running with the worker's pid at once, so no other manager starts it too.
         run.start()
@@ -152,6 +144,17 @@ class RunManager:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def spawn(arguments, log_path, env=None):
+    """Start `python -m cifar_tf ARGUMENTS...` in its own session, its output appended to `log_path`."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cifar_tf", *arguments],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=str(Path(__file__).resolve().parents[1]),
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(env or {})},
+            start_new_session=True)  # it outlives a closed tab and a restarted server
 
 
 def run_worker(run_path):

@@ -9,6 +9,21 @@ import streamlit as st
 from cifar_tf import runs as runs_lib
 
 
+def _run_through_app():
+    """A direct link (say /runs) as the first request after the server starts makes Streamlit
+    treat pages/ as an old-style page folder and run the page without app.py: no wide layout,
+    a sidebar listing every file. Every page imports this module, so switch that mode off and
+    rerun: the rerun goes through app.py's st.navigation to the same page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_run_through_app()
+
+
 def runs_dir():
     return runs_lib.resolve_runs_dir(None)
 

@@ -1,4 +1,101 @@
 import streamlit as st
 
-st.title("evaluate")
-st.info("This page is being written.")
+from cifar_tf import compare
+from cifar_tf.data import CorruptDataset, DatasetNotFound, load_cifar10
+from cifar_tf.evaluation import most_confident_mistakes
+from pages.common import best_run, data_dir, list_runs, pick_run
+
+st.title("Evaluate")
+st.caption("How one run does on the 10,000 test images it never saw: scores per class, which "
+           "classes it confuses, and the pictures behind each mistake.")
+
+runs = list_runs()
+if not runs:
+    st.info("No runs yet. Train a network first, then come back here to see how it does.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+best = best_run(runs)
+run = pick_run("Run", runs, key="evaluate_run", default_id=best.id if best else None,
+               help="The best finished run is shown first; the choice is kept in the page address.")
+try:
+    evaluation = compare.read_evaluation(run)
+except ValueError as error:
+    st.error(compare.escape_markdown(error))
+    st.stop()
+if evaluation is None:
+    st.info(compare.no_evaluation_message(run), icon=":material/info:")
+    if run.record.get("error"):
+        st.text(f"Error: {run.record['error']}")
+    st.stop()
+
+class_names = evaluation["class_names"]
+accuracy, loss, f1, top3 = st.columns(4, border=True)
+accuracy.metric("Accuracy", f"{evaluation['accuracy']:.1%}", help="Share of test images classified right.")
+loss.metric("Loss", f"{evaluation['loss']:.3f}", help="Mean cross-entropy on the test set; lower is better.")
+f1.metric("Weighted F1", f"{evaluation['weighted_f1']:.3f}",
+          help="Per-class F1 averaged, weighted by class size.")
+top3.metric("Top-3 accuracy", f"{evaluation['top3_accuracy']:.1%}",
+            help="Share of test images whose true class is among the three most probable.")
+
+report_col, matrix_col = st.columns([2, 3], gap="large")
+with report_col:
+    st.subheader("Per-class report")
+    score = st.column_config.NumberColumn(format="%.3f")
+    st.dataframe(compare.report_table(evaluation), height=495, width="stretch", placeholder="",
+                 column_config={"precision": score, "recall": score, "f1": score,
+                                "support": st.column_config.NumberColumn(format="localized")})
+    st.caption("**Precision**: of the images called this class, the share that are. **Recall**: of "
+               "the images of this class, the share found. **F1** balances the two.")
+
+with matrix_col:
+    st.subheader("Confusion matrix")
+    normalize = st.toggle("Show shares of each true class instead of counts", key="evaluate_normalize")
+    chart = compare.confusion_chart(evaluation["confusion_matrix"], class_names, normalize=normalize)
+    event = st.altair_chart(chart, on_select="rerun", key=f"matrix_{run.id}", width="stretch")
+    st.caption("Rows are the true classes, columns what the model said; the diagonal is right. "
+               "Click a cell to see its test images below, double-click to clear.")
+
+try:
+    dataset = load_cifar10(data_dir())
+    probabilities = compare.load_probabilities(run, count=len(dataset.y_test))
+except DatasetNotFound:
+    st.warning("The CIFAR-10 test images are not on this machine, so the pictures behind the "
+               "numbers cannot be shown. Download the dataset on the Home page.")
+    st.stop()
+except (CorruptDataset, OSError) as error:
+    st.warning(f"The CIFAR-10 test images cannot be read, so the pictures behind the numbers "
+               f"cannot be shown: {compare.escape_markdown(error)}")
+    st.stop()
+except ValueError as error:
+    st.warning(compare.escape_markdown(error))
+    st.stop()
+
+clicked = compare.selected_cell(event, class_names)
+cell = clicked or compare.most_confused_cell(evaluation["confusion_matrix"])
+if cell is not None:
+    true, predicted = cell
+    indices, total = compare.cell_examples(probabilities, dataset.y_test, true, predicted, limit=21)
+    if true == predicted:
+        st.subheader(f"{class_names[true]} recognised correctly")
+    else:
+        st.subheader(f"True {class_names[true]}, predicted {class_names[predicted]}")
+    shown = f", the {len(indices)} the model was surest of shown" if total > len(indices) else ""
+    hint = "" if clicked else " Until you click a cell, the most frequent mistake is shown."
+    st.caption(f"{total:,} test images in this cell{shown}; under each, the model's two most probable "
+               f"classes.{hint}")
+    if indices:
+        pictures, captions = compare.gallery(dataset.x_test, probabilities, dataset.y_test, indices,
+                                             class_names, show_true=False)
+        st.image(pictures, caption=captions, width=128, output_format="PNG")
+
+st.subheader("Most confident mistakes")
+st.caption("The wrong answers the model was surest of, each as true class → the model's answer and "
+           "its confidence. Some are hard pictures, some have debatable labels.")
+mistakes = most_confident_mistakes(probabilities, dataset.y_test, k=21)
+if mistakes:
+    pictures, captions = compare.gallery(dataset.x_test, probabilities, dataset.y_test, mistakes,
+                                         class_names, k=1)
+    st.image(pictures, caption=captions, width=128, output_format="PNG")
+else:
+    st.caption("It made no mistakes on the test set.")

@@ -1,4 +1,136 @@
 import streamlit as st
 
-st.title("runs")
-st.info("This page is being written.")
+from cifar_tf import compare
+from cifar_tf.runs import RunNotFound, delete_run, rename_run
+from pages.common import list_runs, model_cache, runs_dir
+
+st.title("Runs")
+st.caption("Every saved training run. Tick rows in the table (or pick runs below) to compare their "
+           "learning curves, settings and per-class accuracy.")
+
+if message := st.session_state.pop("runs_message", None):
+    st.success(message, icon=":material/check_circle:")
+
+runs = list_runs()
+if not runs:
+    st.info("No runs yet. Train a network first, then come back here to compare runs.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+by_id = {run.id: run for run in runs}
+labels = dict(zip(by_id, compare.run_labels(runs)))
+percent = dict(format="percent", min_value=0.0, max_value=1.0, step=0.001)
+table = st.dataframe(
+    compare.runs_table(runs), key=f"runs_table_{st.session_state.get('runs_table_version', 0)}",
+    hide_index=True, on_select="rerun", placeholder="—",
+    selection_mode="multi-row",
+    column_order=["name", "status", "arch", "test accuracy", "best val accuracy", "weighted F1",
+                  "epochs", "params", "training time (s)", "images/s", "device", "created", "id"],
+    column_config={
+        "test accuracy": st.column_config.ProgressColumn("test accuracy", **percent),
+        "best val accuracy": st.column_config.ProgressColumn("best val accuracy", **percent),
+        "weighted F1": st.column_config.NumberColumn("weighted F1", format="%.3f"),
+        "params": st.column_config.NumberColumn("params", format="localized"),
+        "training time (s)": st.column_config.NumberColumn("training time", format="%.0f s"),
+        "images/s": st.column_config.NumberColumn("images/s", format="%.0f"),
+        "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+        "id": st.column_config.TextColumn("id", width="small"),
+    })
+
+# The table's ticked rows feed the picker; the picker also works on its own.
+ticked = [runs[i].id for i in table.selection.rows if i < len(runs)]
+if ticked != st.session_state.get("runs_ticked"):
+    st.session_state["runs_ticked"] = ticked
+    st.session_state["runs_compare"] = ticked
+st.session_state["runs_compare"] = [i for i in st.session_state.get("runs_compare", []) if i in by_id]
+chosen_ids = st.multiselect("Runs to compare", list(by_id), key="runs_compare",
+                            format_func=labels.get, placeholder="Tick rows above or pick runs here")
+chosen = [by_id[i] for i in chosen_ids]
+
+if not chosen:
+    st.info("Select one or more runs to see their curves, settings and per-class accuracy.",
+            icon=":material/touch_app:")
+    st.stop()
+
+curves_col, diff_col = st.columns(2, gap="large")
+with curves_col:
+    st.subheader("Learning curves")
+    metric = st.segmented_control("Metric", list(compare.CURVE_METRICS), default="val_accuracy",
+                                  format_func=compare.CURVE_BUTTONS.get, required=True, wrap=True,
+                                  key="runs_metric", label_visibility="collapsed")
+    curve_data = compare.curves(chosen, metric)
+    if curve_data.empty:
+        st.caption("No finished epochs recorded for these runs yet.")
+    else:
+        st.altair_chart(compare.curves_chart(curve_data, metric), width="stretch")
+
+with diff_col:
+    if len(chosen) == 1:
+        st.subheader("Settings")
+        st.dataframe(compare.settings_table(chosen), width="stretch")
+        st.caption("Pick two or more runs to see only the settings that set them apart.")
+    else:
+        st.subheader("Settings that differ")
+        diff = compare.config_diff(chosen)
+        if diff.empty:
+            st.caption("These runs were trained with the same settings.")
+        else:
+            st.dataframe(diff, width="stretch")
+
+st.subheader("Per-class test accuracy")
+per_class = compare.per_class_accuracy(chosen)
+if per_class.empty:
+    st.caption("None of these runs has a test-set evaluation (they failed or are still training).")
+else:
+    st.altair_chart(compare.per_class_chart(per_class), width="stretch")
+
+if len(chosen) != 1:
+    st.subheader("Manage a run")
+    st.caption("Select exactly one run to rename, download or delete it.")
+    st.stop()
+run = chosen[0]
+st.subheader(f"Manage “{compare.escape_markdown(run.name)}”")
+rename_col, download_col, delete_col = st.columns(3, gap="large", border=True)
+
+with rename_col:
+    typed = st.text_input("New name", value=run.name, key=f"rename_{run.id}")
+    new_name, problem = compare.check_run_name(typed)
+    if problem:
+        st.caption(f":red[{problem}]")
+    if st.button("Rename", icon=":material/edit:", disabled=bool(problem) or new_name == run.name):
+        try:
+            rename_run(run.id, new_name, runs_dir())
+        except (RunNotFound, ValueError, OSError) as error:
+            st.error(f"Could not rename the run: {compare.escape_markdown(error)}")
+        else:
+            st.session_state["runs_message"] = "Run renamed."
+            st.rerun()
+
+with download_col:
+    st.markdown("**Model file**")
+    if run.model_path.is_file():
+        st.download_button("Download model", data=run.model_path.read_bytes,
+                           file_name=f"{run.id}.keras", mime="application/octet-stream",
+                           icon=":material/download:")
+        st.caption(f"`{run.id}.keras`, {run.model_path.stat().st_size / 2**20:.1f} MB, for "
+                   "`keras.models.load_model`.")
+    else:
+        st.caption("This run has no saved model (it did not finish).")
+
+with delete_col:
+    st.markdown("**Delete**")
+    if run.is_active():
+        st.warning(f"This run is {run.status}: stop it on the Train page before deleting it.")
+    else:
+        sure = st.checkbox("Yes, delete it for good", key=f"sure_{run.id}")
+        if st.button("Delete run", type="primary", icon=":material/delete:", disabled=not sure):
+            model_cache().release(run.path)
+            try:
+                delete_run(run.id, runs_dir())
+            except (RunNotFound, ValueError, OSError) as error:
+                st.error(f"Could not delete the run: {compare.escape_markdown(error)}")
+            else:
+                st.session_state["runs_message"] = "Run deleted."
+                # A new table key clears its ticked rows, which would now point at other runs.
+                st.session_state["runs_table_version"] = st.session_state.get("runs_table_version", 0) + 1
+                st.rerun()

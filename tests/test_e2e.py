@@ -65,3 +65,13 @@ def test_train_shows_live_curves_then_stops_and_keeps_the_run(server, page):
 
     open_page(page, url, "")
     assert page.get_by_text(re.compile(r"browser run · simple_cnn · stopped")).count() == 1
+
+
+def test_a_direct_link_as_first_request_gets_the_real_navigation(tmp_path, trained_runs):
+    # A fresh server whose very first visitor follows a link to /runs.
+    env = {"CIFAR_TF_RUNS_DIR": str(trained_runs), "CIFAR10_DIR": str(tmp_path / "none")}
+    with streamlit_server(env) as url, browser_page() as page:
+        open_page(page, url, "runs")
+        nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Classroom labs" in nav and "common" not in nav
+        assert page.locator("h1").first.inner_text() == "Runs"
