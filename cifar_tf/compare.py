@@ -2,10 +2,9 @@
 
 Everything here takes `Run` objects (or their evaluation dicts) and returns pandas DataFrames
 or Altair charts, so the Runs and Evaluate pages only lay them out and the logic is tested
-without a browser. Only pandas, Altair and numpy (and Pillow, for `enlarge`) are imported.
+without a browser. Only pandas, Altair, numpy and Pillow are imported.
 """
 import json
-import re
 from datetime import datetime
 
 import altair as alt
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cifar_tf.runs import MAX_NAME_LENGTH, PROBABILITIES_FILE
+from cifar_tf.gallery import enlarge, escape_markdown  # noqa: F401 - the pages use them from here too
 
 CURVE_METRICS = {
     "loss": "training loss",
@@ -361,14 +361,6 @@ def cell_examples(probabilities, labels, true_class, predicted_class, limit=24):
     return ordered[:limit].tolist(), int(len(indices))
 
 
-def enlarge(image, size=96):
-    """A small uint8 image scaled to `size` pixels a side without blurring (nearest neighbour)."""
-    from PIL import Image
-
-    array = np.asarray(image, dtype=np.uint8)
-    return np.asarray(Image.fromarray(array).resize((size, size), Image.Resampling.NEAREST))
-
-
 # --- managing runs ------------------------------------------------------------------------------
 
 def check_run_name(text, max_length=MAX_NAME_LENGTH):
@@ -388,12 +380,6 @@ def no_evaluation_message(run):
                "failed": "its training failed before the model was scored"}
     reason = reasons.get(run.status, "it finished without a saved evaluation")
     return f"This run has no test-set evaluation: {reason}. Pick a finished run above."
-
-
-def escape_markdown(text):
-    """User text made safe to show inside Streamlit markdown (labels, messages): every ASCII
-    punctuation character is backslash-escaped, so it shows as typed and formats nothing."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", str(text))
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def open_image(source):
         raise UnusableImage(f"image is too large: Pillow refused it as a possible decompression "
                             f"bomb, limit {MAX_PIXELS:,} pixels") from exc
     except UnidentifiedImageError as exc:
-        raise UnusableImage("not an image file Pillow can read") from exc
+        raise UnusableImage("not an image file this lab can read (try PNG, JPEG, GIF, BMP or WebP)") from exc
     except Exception as exc:  # plugins raise OSError, SyntaxError, EOFError, struct.error...
         raise UnusableImage(_describe_decoding_error(exc)) from exc
 

@@ -67,8 +67,8 @@ def pick_run(label, runs, *, key, default_id=None, help=None):
     if not runs:
         return None
     ids = [run.id for run in runs]
-    wanted = st.query_params.get("run") or default_id
-    index = ids.index(wanted) if wanted in ids else 0
+    wanted = st.query_params.get("run")
+    index = ids.index(wanted) if wanted in ids else ids.index(default_id) if default_id in ids else 0
     chosen = st.selectbox(label, runs, index=index, format_func=run_label, key=key, help=help)
     if chosen is not None:
         st.query_params["run"] = chosen.id
@@ -76,7 +76,7 @@ def pick_run(label, runs, *, key, default_id=None, help=None):
 
 
 def best_run(runs):
-    """The completed run with the best test accuracy; the shipped demo model if none."""
+    """The finished run with a model and the best test accuracy, or None."""
     scored = [r for r in runs if r.status in runs_lib.FINISHED_STATUSES and r.model_path.exists()
               and (r.record.get("metrics") or {}).get("test_accuracy") is not None]
     return max(scored, key=lambda r: r.record["metrics"]["test_accuracy"], default=None)

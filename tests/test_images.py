@@ -193,8 +193,8 @@ def _truncated_png():
 
 @pytest.mark.parametrize("content, message", [
     (b"", "empty file"),
-    (np.random.default_rng(0).bytes(2000), "not an image file Pillow can read"),
-    (b"hello, this is text and not a picture\n" * 10, "not an image file Pillow can read"),
+    (np.random.default_rng(0).bytes(2000), "not an image file this lab can read (try PNG, JPEG, GIF, BMP or WebP)"),
+    (b"hello, this is text and not a picture\n" * 10, "not an image file this lab can read (try PNG, JPEG, GIF, BMP or WebP)"),
     (_truncated_png(), "truncated image data"),
     (_png_claiming_size(50_000, 50_000), "image is too large"),
     (_png_claiming_size(8000, 6000), "image is too large: 8000x6000 pixels, limit 40,000,000"),

@@ -131,7 +131,7 @@ def test_predict_files_reports_bad_files_and_predicts_the_others(model, tmp_path
 
     assert [result["file"] for result in results] == [
         str(good_png), str(junk), missing, str(good_jpg), "upload.png"]
-    assert results[1] == {"file": str(junk), "error": "not an image file Pillow can read"}
+    assert results[1] == {"file": str(junk), "error": "not an image file this lab can read (try PNG, JPEG, GIF, BMP or WebP)"}
     assert results[2]["error"].startswith("cannot read the file")
     for result in (results[0], results[3], results[4]):
         assert result["error"] is None
