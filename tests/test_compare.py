@@ -274,7 +274,8 @@ def test_gallery_enlarges_images_and_captions_predictions():
     images[1, :16] = 255
     probabilities = np.array([[0.1, 0.9], [0.7, 0.3], [0.5, 0.5]])
     pictures, captions = compare.gallery(images, probabilities, [1, 1, 0], [1, 0], ["cat", "dog"])
-    assert [np.asarray(p).shape for p in pictures] == [(128, 128, 3)] * 2
+    pictures = [np.asarray(p) for p in pictures]
+    assert [p.shape for p in pictures] == [(128, 128, 3)] * 2
     assert pictures[0][:64].min() == 255 and pictures[0][64:].max() == 0  # sharp, not blurred
     assert captions == ["dog → cat 70% · dog 30%", "dog → dog 90% · cat 10%"]
     _, plain = compare.gallery(images, probabilities, [1, 1, 0], [0], ["cat", "dog"], show_true=False, k=1)
