@@ -39,7 +39,9 @@ def flag_name(field):
     from .config import TrainConfig
 
     name = str(field).split()[0]
-    known = {f for f in TrainConfig.__dataclass_fields__} | {"preset", "top_k", "arch-param", "augment"}
+    known = ({f for f in TrainConfig.__dataclass_fields__} | {"preset", "top_k", "arch-param", "augment"}
+             | set(SEARCH_FLAGS))
+    known |= LAB_FLAGS
     if name == "arch_params":
         return "--arch-param"
     if name in known:
@@ -292,6 +294,200 @@ def cmd_worker(args):
     return run_worker(args.run_path)
 
 
+# --- classroom labs: gradient descent, sharpness and loss landscapes ----------------------------
+
+# Argument names of the lab commands, so that `flag_name` reports them as their flags.
+LAB_FLAGS = {"function", "start", "steps", "rho", "iterations", "batches", "dims", "points", "span"}
+
+
+def cmd_gd(args):
+    from .gd import descend, get_function, parse_point, summarize
+    from .validation import check_float, check_int
+
+    function = get_function(args.function)
+    start = parse_point(args.start) if args.start is not None else function.start
+    lr = check_float("lr", args.lr if args.lr is not None else function.lr, low=0, high=100, low_open=True)
+    steps = check_int("steps", args.steps if args.steps is not None else function.steps, low=0, high=1_000_000)
+    path = descend(function, start, args.optimizer, lr, steps, momentum=args.momentum)
+    result = {"function": function.name, "optimizer": args.optimizer, "start": [float(v) for v in start],
+              "lr": lr, "requested_steps": steps, **summarize(function, path, steps)}
+    if args.path:
+        result["path"] = path.tolist()
+    if args.json:
+        return _print_json(result)
+    x, y = result["final_point"]
+    print(f"{args.optimizer} on {function.name} from ({start[0]:g}, {start[1]:g}), lr {lr:g}, {steps} steps:")
+    print(f"  final point ({x:.6f}, {y:.6f}), f = {result['final_value']:.6f}"
+          + ("  (diverged: the path was cut where it blew up)" if result["diverged"] else ""))
+    nearest = result.get("nearest_minimum")
+    if nearest:
+        (mx, my), distance = nearest["point"], nearest["distance"]
+        print(f"  nearest known minimum ({mx:.4f}, {my:.4f}), f = {nearest['value']:.4f}, {distance:.2g} away")
+
+
+def cmd_sharpness(args):
+    from .runs import load_run
+    from .sharpness import measure_run
+
+    run = load_run(args.run, args.runs_dir)
+    result = measure_run(run, rho=args.rho, steps=args.steps, iterations=args.iterations, batches=args.batches,
+                         batch_size=args.batch_size, seed=args.seed, data_dir=args.data_dir, refresh=args.refresh)
+    if args.json:
+        return _print_json(result)
+    print(f"{run.id}  {run.name}: training loss {result['loss']:.4f} on {result['images']} training images")
+    print(f"  sharpness (rho {result['rho']:g}, {result['steps']} ascent steps): {result['sharpness']:.4f} "
+          f"(the loss rises to {result['perturbed_loss']:.4f})")
+    print(f"  largest Hessian eigenvalue: {result['hessian_eigenvalue']:.4g} "
+          f"({result['power_iterations']} power iterations)")
+
+
+def cmd_landscape(args):
+    from .runs import load_run
+    from .sharpness import run_landscape
+
+    run = load_run(args.run, args.runs_dir)
+    result = run_landscape(run, dims=args.dims, points=args.points, span=args.span, batches=args.batches,
+                           batch_size=args.batch_size, seed=args.seed, data_dir=args.data_dir,
+                           refresh=args.refresh)
+    if args.json:
+        return _print_json(result)
+    print(f"{run.id}  {run.name}: training loss along filter-normalised random directions "
+          f"({result['images']} training images)")
+    if "betas" in result:
+        print(_table([{"b \\ a": f"{b:+.2f}", **{f"{a:+.2f}": f"{v:.3f}" for a, v in zip(result["alphas"], row)}}
+                      for b, row in zip(result["betas"], result["losses"])],
+                     ["b \\ a"] + [f"{a:+.2f}" for a in result["alphas"]]))
+    else:
+        print(_table([{"a": f"{a:+.2f}", "loss": f"{v:.4f}"} for a, v in zip(result["alphas"], result["losses"])],
+                     ["a", "loss"]))
+
+
+# --- hyperparameter search ----------------------------------------------------------------------
+
+SEARCH_FLAGS = ("tuner", "space", "max_trials", "time_limit", "search_id", "workers")
+SEARCH_BUDGET = ("max_trials", "epochs", "train_limit", "val_size", "time_limit")
+
+
+def _search_settings(args):
+    """The search flags given on the command line, checked (no TensorFlow yet); absent ones left out."""
+    from . import search as search_lib
+    from .validation import check_choice
+
+    settings = {key: getattr(args, key) for key in SEARCH_BUDGET if getattr(args, key) is not None}
+    space = search_lib.load_space(args.space) if args.space is not None else None
+    defaults = dict(max_trials=10, epochs=space["epochs"] if space else 10, train_limit=0, val_size=5000,
+                    time_limit=0)
+    checked = search_lib.check_budget(**{**defaults, **settings})
+    settings = {key: checked[key] for key in settings}
+    if args.tuner is not None:
+        settings["tuner"] = check_choice("tuner", args.tuner, search_lib.TUNERS)
+    if space is not None:
+        settings["space"] = space
+    return settings
+
+
+def cmd_search(args):
+    import contextlib
+
+    from . import search as search_lib
+    from .data import find_dataset
+
+    settings = _search_settings(args)
+    existing = bool(args.search_id) and (search_lib.searches_dir(args.runs_dir) / args.search_id).is_dir()
+    if not existing and "space" not in settings:
+        raise InvalidArgument("space", None, ", ".join(search_lib.SPACES) + " or a JSON file")
+    # Found on this machine (a worker joining from another one has its own copy); the chief trains nothing.
+    data_dir = None
+    if search_lib.role() != "chief" and (args.data_dir or not existing):
+        data_dir = find_dataset(args.data_dir, args.cache_dir)  # a missing dataset fails before any folder
+    if existing:
+        search = search_lib.load_search(args.search_id, args.runs_dir)
+        different = search_lib.difference(search, **settings)
+        if different:
+            raise InvalidArgument("search_id", args.search_id, f"a new id: that search exists with {different} "
+                                  "(give only --search-id to continue it)")
+    else:
+        def create(search_id=args.search_id):
+            return search_lib.new_search(args.runs_dir, space=args.space, data_dir=data_dir, name=args.name,
+                                         search_id=search_id, workers=args.workers,
+                                         **{k: v for k, v in settings.items() if k != "space"})
+
+        search = search_lib.create_or_join(args.runs_dir, args.search_id, create) if args.search_id else create()
+    if search.status == "running" and search_lib.role() != "worker":
+        raise RuntimeError(f"search {search.id} is already running (pid {search.record.get('pid')}); "
+                           f"stop it first with `python -m cifar_tf searches stop {search.id}`")
+    from .tuner import run_search
+
+    # With --json, stdout carries the JSON alone: progress goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        search = run_search(search.path, data_dir=data_dir)
+    rows = search_lib.trials(search)
+    if args.json:
+        _print_json({"search": search.record, "trials": rows})
+    else:
+        _print_search(search, rows)
+    return EXIT_ERROR if search.status == "failed" else 0
+
+
+def _print_search(search, rows):
+    from .search import best_trial, flat_rows
+
+    record = search.record
+    ended = f" ({record['ended_by']})" if record.get("ended_by") else ""
+    print(f"\nsearch {search.id}, {record['name']}: {search.status}{ended}")
+    if record.get("error"):
+        print(f"  error: {record['error']}")
+    table = flat_rows(rows)
+    for row in table:
+        row.pop("progress")
+        for key, value in row.items():
+            if isinstance(value, float):  # hyperparameters to 3 significant digits, scores to 4 decimals
+                row[key] = f"{value:.3g}" if key in record["space"]["hyperparameters"] else _fmt(value)
+    print(_table(table, list(table[0])) if table else "no trials yet")
+    best = best_trial(search, rows)
+    if best:
+        test = f", test accuracy {best['test_accuracy']:.4f}" if best.get("test_accuracy") is not None else ""
+        print(f"best: trial {best['trial']}, val_accuracy {best['val_accuracy']:.4f}{test} (run {best['run']})")
+    print(f"search folder: {search.path}")
+
+
+def cmd_searches_list(args):
+    from .search import list_searches, summary
+
+    found = list_searches(args.runs_dir)
+    if args.json:
+        return _print_json([search.record for search in found])
+    rows = [summary(search) for search in found]
+    for row in rows:
+        row["best_val_accuracy"] = _fmt(row["best_val_accuracy"])
+    print(_table(rows, list(rows[0])) if rows else "no searches yet")
+
+
+def cmd_searches_show(args):
+    from .search import load_search, trials
+
+    search = load_search(args.search, args.runs_dir)
+    rows = trials(search)
+    if args.json:
+        return _print_json({"search": search.record, "trials": rows})
+    _print_search(search, rows)
+
+
+def cmd_searches_stop(args):
+    from .search import load_search, request_stop
+
+    search = request_stop(load_search(args.search, args.runs_dir))
+    print(f"search {search.id}: stop requested" if search.status == "running" else
+          f"search {search.id} is {search.status}")
+
+
+def cmd_search_worker(args):
+    from .search import read_search
+    from .tuner import run_search
+
+    return EXIT_ERROR if run_search(read_search(args.search_path).path).status == "failed" else 0
+
+
 # --- the parser ---------------------------------------------------------------------------------
 
 def build_parser():
@@ -360,8 +556,72 @@ def build_parser():
     delete.add_argument("run", nargs="+")
     for sub in (listing, show, delete):
         runs_flag(sub)
+    gd = add("gd", cmd_gd, "gradient descent on a function of two variables (the playground's engine)")
+    gd.add_argument("--function", default="seed004",
+                    help="seed004 (report 004's function, the default), rosenbrock, himmelblau, saddle or bowl")
+    gd.add_argument("--start", help="start point x,y (default: the function's own, 0,0 for seed004); "
+                                    "write --start=-1.5,2 when x is negative")
+    gd.add_argument("--optimizer", default="sgd", help="sgd, momentum, nesterov, adam or rmsprop")
+    gd.add_argument("--lr", help="learning rate (default: the function's own, 0.01 for seed004)")
+    gd.add_argument("--steps", help="number of steps (default: the function's own, 1000 for seed004)")
+    gd.add_argument("--momentum", default=0.9, help="momentum of momentum and nesterov")
+    gd.add_argument("--path", action="store_true", help="with --json: include every point of the path")
+    gd.add_argument("--json", action="store_true")
+
+    sharp = add("sharpness", cmd_sharpness, "a run's sharpness (loss rise within radius rho) and largest "
+                "Hessian eigenvalue, on fixed training images; cached in the run folder")
+    landscape = add("landscape", cmd_landscape, "a run's training loss along filter-normalised random "
+                    "directions (Li et al. 2018)")
+    sharp.add_argument("--rho", help="radius of the L2 ball around the weights (default 0.05)")
+    sharp.add_argument("--steps", help="projected gradient ascent steps (default 5)")
+    sharp.add_argument("--iterations", help="power iterations at most (default 20)")
+    landscape.add_argument("--dims", default="1", help="1 (a line) or 2 (a grid)")
+    landscape.add_argument("--points", help="points along each direction (default 21 in 1-D, 11 in 2-D)")
+    landscape.add_argument("--span", help="how far along each direction, in filter norms (default 1)")
+    for sub in (sharp, landscape):
+        sub.add_argument("run", help="run id")
+        sub.add_argument("--batches", help="fixed training batches to measure on (default 4)")
+        sub.add_argument("--batch-size", help="images per batch (default 128)")
+        sub.add_argument("--seed", help="seed of the images drawn and the random directions (default 0)")
+        sub.add_argument("--refresh", action="store_true", help="compute again even if cached")
+        sub.add_argument("--json", action="store_true")
+        data_flags(sub)
+        runs_flag(sub)
     # Started by the app's run manager; not for people.
     worker = commands.add_parser("worker")
     worker.set_defaults(handler=cmd_worker)
     worker.add_argument("run_path")
+
+    search = add("search", cmd_search, "search hyperparameters with KerasTuner; every trial is saved as a run")
+    search.add_argument("--tuner", help="random, hyperband or bayesian (default: the space's own)")
+    search.add_argument("--space", help="seed001, seed002 (the reference reports' searches) or a JSON file")
+    search.add_argument("--max-trials", metavar="N", help="trials at most (default 10)")
+    search.add_argument("--epochs", metavar="N", help="epochs per trial; Hyperband's most (default: the space's)")
+    search.add_argument("--train-limit", metavar="N", help="train on a stratified subset of this many images; 0 is all")
+    search.add_argument("--val-size", metavar="N", help="validation images, taken from the training set (default 5000)")
+    search.add_argument("--time-limit", metavar="S", help="stop after this many seconds; 0 is no limit")
+    search.add_argument("--workers", metavar="N", help="trials trained at once on this machine (default: one "
+                                                       "per GPU, or $CIFAR_TF_MAX_RUNS; one on a CPU)")
+    search.add_argument("--name", help="a display name for the search")
+    search.add_argument("--search-id", help="the search's folder name: an existing one is resumed, or joined "
+                                            "by a distributed worker (see the README)")
+    search.add_argument("--json", action="store_true", help="print search.json and the trials at the end")
+    data_flags(search)
+    runs_flag(search)
+
+    searches = commands.add_parser("searches", help="list, show and stop hyperparameter searches")
+    searches_commands = searches.add_subparsers(title="searches commands", metavar="ACTION")
+    searches_list = add("list", cmd_searches_list, "every search, newest first", searches_commands)
+    searches_list.add_argument("--json", action="store_true")
+    searches_show = add("show", cmd_searches_show, "one search's trials and best result", searches_commands)
+    searches_show.add_argument("search", help="search id")
+    searches_show.add_argument("--json", action="store_true")
+    searches_stop = add("stop", cmd_searches_stop, "ask a running search to stop", searches_commands)
+    searches_stop.add_argument("search", help="search id")
+    for sub in (searches_list, searches_show, searches_stop):
+        runs_flag(sub)
+    # Started by the app's Search page; not for people.
+    search_worker = commands.add_parser("search-worker")
+    search_worker.set_defaults(handler=cmd_search_worker)
+    search_worker.add_argument("search_path")
     return parser

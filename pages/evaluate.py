@@ -3,7 +3,8 @@ import streamlit as st
 from cifar_tf import compare
 from cifar_tf.data import CorruptDataset, DatasetNotFound, load_cifar10
 from cifar_tf.evaluation import most_confident_mistakes
-from pages.common import best_run, data_dir, list_runs, pick_run
+from cifar_tf.explain import grad_cam_overlay
+from pages.common import best_run, data_dir, list_runs, model_cache, pick_run
 
 st.title("Evaluate")
 st.caption("How one run does on the 10,000 test images it never saw: scores per class, which "
@@ -99,3 +100,22 @@ if mistakes:
     st.image(pictures, caption=captions, width=128, output_format="PNG")
 else:
     st.caption("It made no mistakes on the test set.")
+
+st.subheader("Where the model looked")
+if not run.model_path.exists():
+    st.caption("This run has no saved model, so its attention cannot be shown.")
+    st.stop()
+st.caption("Grad-CAM colours the parts of a test image that pushed the model towards a class (red "
+           "strong, blue weak): for its answer, and for the true class.")
+choices = mistakes or list(range(min(21, len(dataset.y_test))))
+predicted_classes = probabilities.argmax(axis=1)
+index = st.selectbox("Test image", choices, key=f"evaluate_cam_{run.id}",
+                     format_func=lambda i: f"#{i}: {class_names[dataset.y_test[i]]}, answered "
+                                           f"{class_names[predicted_classes[i]]}")
+model = model_cache().get(run.model_path)
+answer, truth = int(predicted_classes[index]), int(dataset.y_test[index])
+left, right, _ = st.columns([1, 1, 2])
+left.image(grad_cam_overlay(model, dataset.x_test[index], answer, size=224),
+           caption=f"for its answer: {class_names[answer]}")
+right.image(grad_cam_overlay(model, dataset.x_test[index], truth, size=224),
+            caption=f"for the true class: {class_names[truth]}")

@@ -1,4 +1,174 @@
+from datetime import timedelta
+
+import pandas as pd
 import streamlit as st
 
-st.title("lab_sharpness")
-st.info("This page is being written.")
+from cifar_tf import sharpness as lab
+from cifar_tf.config import OPTIMIZERS, preset_config
+from cifar_tf.data import CorruptDataset, DatasetNotFound
+from cifar_tf.runs import ACTIVE_STATUSES, FINISHED_STATUSES
+from cifar_tf.validation import InvalidArgument
+from pages.common import list_runs, run_label, run_manager
+
+st.title("Sharpness and SAM")
+st.markdown(
+    "Two networks can reach the same training loss in very different places: at the bottom of a "
+    "narrow ravine (a *sharp* minimum) or of a wide valley (a *flat* one), and flat minima tend to "
+    "generalise better. **Sharpness-aware minimisation** (SAM, Foret et al. 2020) looks for flat "
+    "ones: at each step it first moves the weights a distance ρ uphill, then takes the gradient "
+    "there. Train the same network with and without SAM and compare how sharp their minima are.")
+
+
+
+@st.cache_data(show_spinner="Loading TensorFlow…")
+def architecture_names():
+    from cifar_tf.architectures import ARCHITECTURES  # imports TensorFlow: only once the page shows
+
+    return list(ARCHITECTURES)
+
+
+runs = list_runs()
+pairs = lab.sam_pairs(runs)
+
+# ---------------------------------------------------------------- train a pair
+with st.expander("Train a pair: one network, with and without SAM", expanded=not pairs,
+                 icon=":material/model_training:"):
+    with st.form("sam_pair_form", border=False):
+        arch_col, epochs_col, images_col, val_col = st.columns(4)
+        names = architecture_names()
+        arch = arch_col.selectbox("Architecture", names, index=names.index("simple_cnn"))
+        epochs = epochs_col.number_input("Epochs", 1, 200, 3)
+        train_limit = images_col.select_slider("Training images", [1000, 2000, 5000, 10000, 20000, 45000], 5000)
+        val_size = val_col.select_slider("Validation images", [500, 1000, 2000, 5000], 1000)
+        opt_col, lr_col, seed_col, rho_col = st.columns(4)
+        optimizer = opt_col.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index("adam"))
+        lr = lr_col.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1], 1e-3)
+        seed = seed_col.number_input("Seed", 0, 2**31 - 1, 0, help="Both runs use it: same start, same batches.")
+        rho = rho_col.slider("SAM radius ρ", 0.01, 0.5, 0.05, 0.01,
+                             help="How far uphill SAM looks before each step. 0.05 is the paper's default.")
+        st.caption("Both runs are queued and train one after the other. SAM computes two gradients per "
+                   "step, so its run takes about twice as long.")
+        submitted = st.form_submit_button("Train both", type="primary", icon=":material/play_arrow:")
+    if submitted:
+        try:
+            config = preset_config("quick", arch=arch, epochs=epochs, train_limit=train_limit, val_size=val_size,
+                                   optimizer=optimizer, lr=lr, seed=seed)
+            pair_id, _, _ = lab.submit_pair(run_manager(), config, rho)
+        except (InvalidArgument, ValueError) as error:
+            st.error(f"Cannot start the pair: {error}")
+        else:
+            st.session_state["sam_pair"] = pair_id
+            st.rerun()
+
+# ---------------------------------------------------------------- the pairs
+
+
+def pair_status(pair_id, was_training):
+    """The two runs of a pair side by side; refreshes itself while one of them trains."""
+    pair = next((p for p in lab.sam_pairs(list_runs()) if p["id"] == pair_id), None)
+    if pair is None:
+        return
+    for column, role, title in zip(st.columns(2), ("plain", "sam"), ("Without SAM", "With SAM")):
+        run = pair[role]
+        with column.container(border=True):
+            if run is None:
+                st.markdown(f"**{title}**: missing (deleted?)")
+                continue
+            rho_text = f" (ρ = {run.record['config']['sam_rho']:g})" if role == "sam" else ""
+            st.markdown(f"**{title}{rho_text}** · {run.name}")
+            if run.status in ACTIVE_STATUSES:
+                total = (run.record.get("config") or {}).get("epochs") or 1
+                done = run.record.get("epochs_completed") or 0
+                st.progress(done / total, text=f"{run.status}: epoch {done} of {total}")
+            elif run.status == "failed":
+                st.error(f"failed: {run.record.get('error')}")
+            accuracy = (run.record.get("metrics") or {}).get("test_accuracy")
+            measured = lab.cached(run, "sharpness") or {}
+            a, s = st.columns(2)
+            a.metric("Test accuracy", "—" if accuracy is None else f"{accuracy:.1%}")
+            s.metric(f"Sharpness (ρ {lab.SHARPNESS_DEFAULTS['rho']:g})",
+                     "—" if "sharpness" not in measured else f"{measured['sharpness']:.3f}")
+    if not any(r is not None and r.status in ACTIVE_STATUSES for r in (pair["plain"], pair["sam"])):
+        if was_training:
+            st.rerun()  # the whole page: the comparison below switches to the finished pair
+        st.caption("Both runs are done: compare them below.")
+
+
+if pairs:
+    st.subheader("SAM pairs")
+    ids = [p["id"] for p in pairs]
+    wanted = st.session_state.get("sam_pair")
+    chosen_pair = st.selectbox(
+        "Pair", pairs, index=ids.index(wanted) if wanted in ids else 0, key="sam_pair_pick",
+        format_func=lambda p: " vs ".join(r.name for r in (p["plain"], p["sam"]) if r is not None))
+    training = any(r is not None and r.status in ACTIVE_STATUSES for r in (chosen_pair["plain"], chosen_pair["sam"]))
+    # Refresh itself every few seconds, only while one of the two trains.
+    st.fragment(pair_status, run_every=timedelta(seconds=3) if training else None)(chosen_pair["id"], training)
+else:
+    chosen_pair = None
+
+# ---------------------------------------------------------------- compare two runs
+st.subheader("Compare two runs")
+finished = [r for r in runs if r.status in FINISHED_STATUSES and r.model_path.exists()]
+if not finished:
+    st.info("No finished run with a saved model yet. Train a pair above, or any run on the Train page.")
+    st.stop()
+by_id = {r.id: r for r in finished}
+defaults = [chosen_pair[role] for role in ("plain", "sam")
+            if chosen_pair and chosen_pair[role] and chosen_pair[role].id in by_id] or finished[:2]
+# Keyed by the defaults, so the pickers follow the pair chosen above, and switch to it once it has finished.
+suffix = "-".join(r.id for r in defaults)
+left_col, right_col, rho_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+left = left_col.selectbox("Run", list(by_id), index=list(by_id).index(defaults[0].id), key=f"sam_left_{suffix}",
+                          format_func=lambda i: run_label(by_id[i]))
+right = right_col.selectbox("against", list(by_id), index=list(by_id).index(defaults[-1].id),
+                            key=f"sam_right_{suffix}", format_func=lambda i: run_label(by_id[i]))
+measure_rho = rho_col.number_input("ρ for measuring", 0.001, 2.0, 0.05, 0.01, format="%.3f", key="sam_measure_rho",
+                                   help="Radius of the ball searched for the worst loss around the weights.")
+chosen = [by_id[left]] + ([by_id[right]] if right != left else [])
+
+if st.button("Measure sharpness", icon=":material/straighten:", key="sam_measure"):
+    for run in chosen:
+        with st.spinner(f"Measuring {run.name}: a few gradient ascent steps and Hessian-vector products "
+                        "on 512 training images (seconds to a minute on a CPU)…"):
+            try:
+                lab.measure_run(run, rho=measure_rho)
+            except (DatasetNotFound, CorruptDataset, LookupError, ValueError) as error:
+                st.error(f"{run.name}: {error}")
+st.dataframe(pd.DataFrame(lab.comparison_rows(chosen, rho=measure_rho)), hide_index=True, width="stretch",
+             placeholder="not measured yet", column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
+                            "SAM ρ": st.column_config.NumberColumn(format="%.3g"),
+                            "training loss": st.column_config.NumberColumn(format="%.4f"),
+                            "sharpness": st.column_config.NumberColumn(format="%.4f"),
+                            "λ max": st.column_config.NumberColumn(
+                                format="%.1f", help="The largest eigenvalue of the Hessian of the training loss")})
+st.caption(f"**Sharpness**: how much the training loss can rise when the weights move at most ρ = "
+           f"{measure_rho:g} (in L2 norm), found by projected gradient ascent. **Top Hessian eigenvalue**: "
+           "the curvature of the loss along its steepest direction (λ max). Both on the same 512 training images, "
+           "with the network in inference mode; smaller means flatter.")
+
+st.markdown("##### Loss landscape")
+st.caption("The training loss as the weights move along random directions, each filter's step scaled to that "
+           "filter's size (Li et al. 2018), so that different networks can be compared. A flat minimum "
+           "shows as a wide basin.")
+dims_col, button_col = st.columns([1, 3], vertical_alignment="bottom")
+dims = dims_col.segmented_control("Directions", [1, 2], default=1, key="sam_dims",
+                                  format_func=lambda d: "1-D line" if d == 1 else "2-D plane") or 1
+if button_col.button("Draw the landscape", icon=":material/landscape:", key="sam_landscape"):
+    for run in chosen:
+        with st.spinner(f"Evaluating {run.name} at {21 if dims == 1 else 121} points…"):
+            try:
+                lab.run_landscape(run, dims=dims)
+            except (DatasetNotFound, CorruptDataset, LookupError, ValueError) as error:
+                st.error(f"{run.name}: {error}")
+kind = f"landscape{dims}d"
+drawn = {run.name: lab.cached(run, kind) for run in chosen}
+drawn = {name: result for name, result in drawn.items() if result}
+if not drawn:
+    st.info("Press **Draw the landscape** to compute it (it is kept with the run for next time).")
+elif dims == 1:
+    st.altair_chart(lab.landscape_1d_chart(drawn), width="stretch")
+else:
+    st.altair_chart(lab.landscape_2d_charts(drawn), width="content")
+    st.caption("Dark: low loss, yellow: high, with the same colours for both runs; the cross marks the "
+               "trained weights. Hover for values.")

@@ -6,6 +6,8 @@ from cifar_tf import CLASS_NAMES
 from cifar_tf.data import CorruptDataset, DatasetNotFound, load_cifar10
 from cifar_tf.gallery import (demo_run, enlarge, escape_markdown, label_predictions, model_runs,
                               predict_uploads, probability_chart, read_uploads, sample_indices)
+from cifar_tf.explain import grad_cam_overlay
+from cifar_tf.images import to_model_input
 from cifar_tf.predict import predict_proba, top_k
 from pages.common import best_run, data_dir, list_runs, model_cache, pick_run
 
@@ -51,8 +53,12 @@ if not sources:
     st.caption("Upload one or more photos, or take one with the camera: an animal or a vehicle "
                "from the list above works best.")
 
+show_cam = bool(uploads) and st.toggle(
+    "Show where the model looks (Grad-CAM)", key="predict_cam",
+    help="Grad-CAM colours the parts of the image that pushed the model towards a class: "
+         "red is strong, blue is weak.")
 probabilities = iter(predict_uploads(model, uploads, tta=tta))
-for upload in uploads:
+for number, upload in enumerate(uploads):
     if upload.error:
         st.error(f"{escape_markdown(upload.name)}: {escape_markdown(upload.error)}")
         continue
@@ -65,6 +71,12 @@ for upload in uploads:
                     width="stretch")
         seen.image(enlarge(upload.model_input, 144), caption="what the model sees (32x32)")
         chart.altair_chart(probability_chart(ranked), width="stretch")
+        if show_cam:
+            cam_class = st.selectbox("Grad-CAM for the class", CLASS_NAMES, key=f"predict_cam_{number}",
+                                     index=CLASS_NAMES.index(ranked[0][0]))
+            st.image(grad_cam_overlay(model, upload.model_input, CLASS_NAMES.index(cam_class),
+                                      display=to_model_input(upload.image, size=224)),
+                     caption=f"where the model sees a {cam_class}")
 
 # ---------------------------------------------------------------- test images
 st.subheader("Random test images")

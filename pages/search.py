@@ -1,4 +1,287 @@
 import streamlit as st
 
-st.title("search")
-st.info("This page is being written.")
+from cifar_tf import runs as runs_lib
+from cifar_tf import search as search_lib
+from cifar_tf import search_report as report
+from cifar_tf.search import OBJECTIVE, TUNER_LABELS
+from cifar_tf.validation import InvalidArgument
+from pages.common import data_dir, run_manager, runs_dir
+
+TUNER_HELP = {
+    "random": "Draws every trial's values at random from the ranges. Simple, and hard to beat.",
+    "hyperband": "Starts many short trials and gives more epochs only to the best of them, round after "
+                 "round: more configurations for the same time.",
+    "bayesian": "Fits a model of accuracy against the hyperparameters to the trials so far and tries "
+                "next where it expects the most gain.",
+}
+PERCENT = dict(format="percent", min_value=0.0, max_value=1.0)
+
+
+@st.cache_resource(show_spinner=False)
+def launched():
+    """Search processes this server started; polled so that finished ones do not linger as zombies."""
+    return []
+
+
+for process in list(launched()):
+    if process.poll() is not None:
+        launched().remove(process)
+
+st.title("Hyperparameter search")
+st.caption("KerasTuner tries many settings for you. Each trial is a short training run, scored on "
+           "validation images taken from the training set (the test set stays unseen), and saved like "
+           "any other run. Train the best configuration fully when the search is done.")
+
+searches = search_lib.list_searches(runs_dir())
+
+
+# --- start a search ------------------------------------------------------------------------------
+
+def range_editor(name, spec, key):
+    """Widgets for one hyperparameter's range; returns the edited spec."""
+    if spec["type"] == "choice":
+        options = search_lib.CHOICES.get(name, spec["values"])
+        values = st.multiselect(f"{name}: try these", options, default=spec["values"], key=f"{key}_values")
+        return {"type": "choice", "values": [v for v in options if v in values]}
+    number = dict(step=1) if spec["type"] == "int" else dict(format="%g", step=None)
+    low_col, high_col, log_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+    low = low_col.number_input(f"{name}: from", value=spec["min"], key=f"{key}_min", **number)
+    high = high_col.number_input(f"{name}: to", value=spec["max"], key=f"{key}_max", **number)
+    log = log_col.checkbox("log scale", value=spec["sampling"] == "log", key=f"{key}_log",
+                           help="Sample evenly in orders of magnitude, as suits learning rates.")
+    edited = {"type": spec["type"], "min": low, "max": high, "sampling": "log" if log else "linear"}
+    if spec.get("step") and not log:
+        edited["step"] = spec["step"]
+    return edited
+
+
+def custom_space():
+    """The custom space from the widgets: an architecture, and the hyperparameters chosen to vary."""
+    from cifar_tf.architectures import ARCHITECTURES
+
+    arch = st.selectbox("Architecture", list(ARCHITECTURES), key="search_arch",
+                        format_func=lambda a: f"{a}: {ARCHITECTURES[a].description}")
+    ranges = {**search_lib.TRAINING_RANGES, **search_lib.architecture_ranges(arch)}
+    chosen = st.multiselect("Hyperparameters to vary", list(ranges), default=["lr", "optimizer"],
+                            key=f"search_vary_{arch}",
+                            help="The others keep their usual values (the Train page's defaults).")
+    if not chosen:
+        st.info("Choose at least one hyperparameter to vary.")
+        return None
+    hyperparameters = {}
+    for name in chosen:
+        with st.container(border=True):
+            hyperparameters[name] = range_editor(name, ranges[name], key=f"search_{arch}_{name}")
+    try:
+        return search_lib.check_space({"description": "A custom space.", "arch": arch,
+                                       "hyperparameters": hyperparameters, "tuner": "random", "epochs": 3})
+    except InvalidArgument as problem:
+        st.error(f"Expected {problem.allowed}, got {problem.value!r}.")
+        return None
+
+
+with st.expander("Start a new search", expanded=not searches, icon=":material/add_circle:"):
+    choice = st.segmented_control(
+        "Search space", ["seed001", "seed002", "custom"], default="seed001", required=True, key="search_space",
+        format_func={"seed001": "Report 001 (simple CNN)", "seed002": "Report 002 (ResNet-style)",
+                     "custom": "Custom"}.get)
+    if choice == "custom":
+        space = custom_space()
+    else:
+        space = search_lib.load_space(choice)
+        st.markdown(space["description"])
+        st.dataframe([{"hyperparameter": name, "values tried": search_lib.describe_range(spec)}
+                      for name, spec in space["hyperparameters"].items()], hide_index=True, width="stretch")
+
+    tuner = st.segmented_control("Tuner", list(TUNER_LABELS), format_func=TUNER_LABELS.get, required=True,
+                                 default=space["tuner"] if space else "random", key=f"search_tuner_{choice}")
+    st.caption(TUNER_HELP[tuner])
+
+    st.markdown("**Budget**")
+    c1, c2, c3, c4, c5 = st.columns(5)
+    epochs = c2.number_input("Most epochs per trial" if tuner == "hyperband" else "Epochs per trial",
+                             min_value=1, max_value=1000, step=1, key=f"search_epochs_{choice}",
+                             value=space["epochs"] if space else 3)
+    rounds = search_lib.hyperband_rounds(epochs)
+    per_iteration = sum(trials for trials, _ in rounds)
+    # Keyed by the epochs too for Hyperband, whose default (one full iteration) follows them.
+    trials_key = f"search_trials_{choice}_{tuner}" + (f"_{epochs}" if tuner == "hyperband" else "")
+    max_trials = c1.number_input("Trials at most", min_value=1, max_value=10000, step=1, key=trials_key,
+                                 value=per_iteration if tuner == "hyperband" else 10)
+    limits = [500, 1000, 2000, 5000, 10000, 20000, 0]
+    train_limit = c3.selectbox("Training images", limits, index=limits.index(5000), key="search_train_limit",
+                               format_func=lambda n: "all" if n == 0 else f"{n:,}",
+                               help="A stratified subset of the training split: trials go faster.")
+    val_size = c4.number_input("Validation images", min_value=10, step=100, value=1000, key="search_val_size",
+                               help="Taken from the training split; every trial is scored on the same ones.")
+    minutes = c5.number_input("Time limit (minutes)", min_value=0, step=5, value=30, key="search_minutes",
+                              help="The search stops when it is reached; 0 means no limit.")
+    if tuner == "hyperband":
+        plan = ", then ".join(f"{t} × {e} epoch{'s' if e > 1 else ''}" for t, e in rounds)
+        st.caption(f"With at most {epochs} epochs, one Hyperband iteration is {per_iteration} trials: {plan}. "
+                   "More trials start another iteration. Each trial trains from scratch for its epochs.")
+    name = st.text_input("Search name (optional)", max_chars=80, key="search_name",
+                         placeholder="e.g. learning rate and optimizer")
+    if st.button("Start search", type="primary", icon=":material/play_arrow:", key="search_start",
+                 disabled=space is None):
+        try:
+            with st.spinner("Checking the space…"):
+                created = search_lib.new_search(
+                    runs_dir(), tuner=tuner, space=space if choice == "custom" else choice,
+                    max_trials=max_trials, epochs=epochs, train_limit=train_limit, val_size=val_size,
+                    time_limit=minutes * 60, name=name or None, data_dir=data_dir())
+            launched().append(search_lib.start_process(created))
+        except (InvalidArgument, ValueError, OSError) as problem:
+            st.error(f"Could not start the search: {problem}")
+        else:
+            st.query_params["search"] = created.id
+            st.rerun()
+
+
+# --- the searches --------------------------------------------------------------------------------
+
+if not searches:
+    st.info("No searches yet: start one above. Its trials appear here as they run.")
+    st.stop()
+
+
+def running(found):
+    return any(search.status == "running" for search in found)
+
+
+@st.fragment(run_every=1.0 if running(searches) else None)
+def searches_section(timer_on):
+    """The list, the comparison and the chosen search, redrawn every second while one runs."""
+    found = search_lib.list_searches(runs_dir())
+    runs = runs_lib.list_runs(runs_dir())[0]
+    trials = {search.id: search_lib.trials(search, runs) for search in found}
+    by_id = {search.id: search for search in found}
+
+    st.subheader("Searches")
+    st.dataframe(report.searches_frame(found, runs), hide_index=True, width="stretch", placeholder="–",
+                 column_config={"best_val_accuracy": st.column_config.ProgressColumn(f"best {OBJECTIVE}", **PERCENT),
+                                "id": st.column_config.TextColumn("id", width="small")})
+    ids = list(by_id)
+    wanted = st.query_params.get("search")
+    # No key: the choice follows ?search=, which a new search sets when it starts.
+    picked = st.selectbox("Search", ids, index=ids.index(wanted) if wanted in ids else 0,
+                          format_func=lambda i: f"{by_id[i].name} · {by_id[i].status}")
+    st.query_params["search"] = picked
+
+    if len(found) > 1:
+        with st.expander("Compare searches", icon=":material/compare_arrows:"):
+            compared = st.multiselect("Searches", ids, default=ids[:2], format_func=lambda i: by_id[i].name,
+                                      key="search_compare")
+            frames = {f"{by_id[i].name} ({i[-6:]})": report.trials_frame(by_id[i], trials[i]) for i in compared}
+            if any(len(report.best_so_far(frame)) for frame in frames.values()):
+                st.altair_chart(report.best_so_far_chart(frames), width="stretch")
+            else:
+                st.caption("None of these searches has a finished trial yet.")
+
+    search_view(by_id[picked], trials[picked])
+    if running(found) != timer_on:
+        st.rerun()  # a search started or ended: redraw the page with the timer on or off
+
+
+def search_view(search, rows):
+    record, budget = search.record, search.budget
+    frame = report.trials_frame(search, rows)
+    best = search_lib.best_trial(search, rows)
+
+    st.subheader(search.name)
+    images = f"{budget['train_limit']:,}" if budget["train_limit"] else "all"
+    st.caption(f"{TUNER_LABELS[record['tuner']]} over `{record['space_name']}` ({record['space']['arch']}); "
+               f"up to {budget['max_trials']} trials, {budget['epochs']} epochs "
+               f"{'at most ' if record['tuner'] == 'hyperband' else ''}each, {images} training and "
+               f"{budget['val_size']:,} validation images. Folder: `{search.path}`")
+    if search.status == "running":
+        st.info("Running: the table and charts fill in as trials finish.", icon=":material/autorenew:")
+    elif search.status == "failed":
+        st.error(f"Failed: {record.get('error')}")
+    elif search.status in ("completed", "stopped"):
+        st.success(f"{search.status.capitalize()}: {record.get('ended_by') or 'done'}.")
+
+    done = sum(r["status"] == "completed" for r in rows)
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Trials finished", f"{done} / {budget['max_trials']}")
+    m2.metric(f"Best {OBJECTIVE}", f"{best[OBJECTIVE]:.1%}" if best else "–")
+    m3.metric("Best trial", best["trial"] if best else "–")
+    m4.metric("Search time", f"{search_lib.elapsed_seconds(search) / 60:.1f} min")
+
+    if search.status == "running":
+        if st.button("Stop search", icon=":material/stop:", key=f"search_stop_{search.id}",
+                     help="The current trial finishes its batch and is saved; the search ends."):
+            search_lib.request_stop(search)
+            st.toast("Stopping: the current trial finishes its batch, evaluates and saves.")
+    elif search_lib.can_resume(search) and done < budget["max_trials"]:
+        if st.button("Resume search", icon=":material/play_arrow:", key=f"search_resume_{search.id}",
+                     help="Continue from the finished trials; an interrupted trial runs again."):
+            launched().append(search_lib.start_process(search))
+            st.rerun()
+
+    if frame.empty:
+        st.caption("Loading the data and starting the first trial…" if search.status == "running"
+                   else "No trials were run.")
+    else:
+        frame["run"] = frame["run"].map(lambda run_id: f"evaluate?run={run_id}" if run_id else None)
+        st.dataframe(frame, hide_index=True, width="stretch", placeholder="–", column_config={
+            "trial": st.column_config.TextColumn("trial", width="small"),
+            "progress": st.column_config.ProgressColumn("progress", **PERCENT),
+            OBJECTIVE: st.column_config.NumberColumn(OBJECTIVE, format="%.4f"),
+            "test_accuracy": st.column_config.NumberColumn("test_accuracy", format="%.4f"),
+            "status": st.column_config.TextColumn("status", width="small"),
+            "run": st.column_config.LinkColumn("run", display_text="open", width="small",
+                                               help="Open this trial's run on the Evaluate page"),
+            **{name: st.column_config.NumberColumn(name, format="%.3g")
+               for name, spec in search.space["hyperparameters"].items() if spec["type"] == "float"}})
+        st.caption("`val_accuracy` is the score the tuner compares (for a running trial, its best epoch so "
+                   "far); `test_accuracy` is shown for reference only and never guides the search. Every "
+                   "trial is a run: it is also on the Runs, Evaluate and Predict pages.")
+
+    if frame[OBJECTIVE].notna().any():
+        left, right = st.columns([2, 3], gap="large")
+        with left:
+            st.markdown("**Best so far**")
+            st.altair_chart(report.best_so_far_chart({search.name: frame}), width="stretch")
+        with right:
+            st.markdown("**Every trial across the hyperparameters**")
+            st.altair_chart(report.parallel_coordinates_chart(frame, search.space), width="stretch")
+            st.caption("One line per trial; each axis spans the range searched (bottom to top), colour "
+                       "is the validation accuracy.")
+        st.markdown("**Validation accuracy against each hyperparameter**")
+        charts = report.score_charts(frame, search.space)
+        for start in range(0, len(charts), 3):
+            for column, (_, chart) in zip(st.columns(3), charts[start:start + 3]):
+                column.altair_chart(chart, width="stretch")
+
+    if best and search.status != "running":
+        train_best(search, best)
+    elif search.status != "running" and not frame.empty:
+        st.caption("No trial finished, so there is no best configuration to train yet.")
+
+
+def train_best(search, best):
+    st.subheader("Train the best configuration fully")
+    values = ", ".join(f"{k} = {report.format_value(v)}" for k, v in best["values"].items())
+    st.markdown(f"Trial **{best['trial']}** scored {best[OBJECTIVE]:.1%} on validation with {values}. "
+                "A full training uses every training image (the same validation images still held out) and as "
+                "many epochs as you choose.")
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    epochs = c1.number_input("Epochs", min_value=1, max_value=1000, value=search.space["epochs"],
+                             key=f"search_best_epochs_{search.id}")
+    if c2.button("Train the best configuration fully", type="primary", icon=":material/model_training:",
+                 key=f"search_train_best_{search.id}",
+                 help="A normal run on every training image with these values, started on the Train page."):
+        try:
+            config = search_lib.best_config(search, epochs=epochs)
+            run = run_manager(str(runs_dir())).submit(config, name=f"{search.name} · best (trial {best['trial']})")
+        except (InvalidArgument, LookupError, ValueError, OSError) as problem:
+            st.error(f"Could not start the run: {problem}")
+        else:
+            st.session_state[f"search_best_run_{search.id}"] = run.id
+    if run_id := st.session_state.get(f"search_best_run_{search.id}"):
+        st.page_link("pages/train.py", label="Watch it on the Train page", icon=":material/arrow_forward:",
+                     query_params={"run": run_id})
+
+
+searches_section(running(searches))

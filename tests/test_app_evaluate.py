@@ -69,3 +69,16 @@ def test_damaged_evaluation_is_an_error_message(app_env):
     at = open_evaluate(run_id)
     assert not at.exception
     assert any("cannot be read" in e.value for e in at.error)
+
+
+def test_grad_cam_shows_for_the_chosen_test_image(app_env):
+    from cifar_tf import runs
+    from conftest import open_app
+
+    baseline = next(r for r in runs.list_runs(app_env)[0] if r.name == "baseline")
+    at = open_app()
+    at.query_params["run"] = baseline.id
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception
+    captions = [str(image.proto) for image in at.get("image")]
+    assert any("for its answer" in c for c in captions) and any("for the true class" in c for c in captions)

@@ -112,3 +112,20 @@ def test_broken_model_file_gives_a_message(app_env):
     at = open_app("pages/predict.py")
     assert not at.exception
     assert any("cannot be loaded" in e.value for e in at.error)
+
+
+def test_grad_cam_on_an_uploaded_photo(app_env):
+    import io
+
+    from PIL import Image
+    from conftest import open_app
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 40, 40)).save(buffer, format="PNG")
+    at = open_app("pages/predict.py")
+    at.file_uploader[0].set_value([("photo.png", buffer.getvalue(), "image/png")]).run()
+    at.toggle(key="predict_cam").set_value(True).run()
+    assert not at.exception
+    assert any("where the model sees a" in str(image.proto) for image in at.get("image"))
+    at.selectbox(key="predict_cam_0").set_value("ship").run()
+    assert any("where the model sees a ship" in str(image.proto) for image in at.get("image"))
