@@ -84,14 +84,20 @@ def test_missing_dataset_is_explained(tmp_path, runs_dir):
     assert list(runs_dir.iterdir()) == []
 
 
-def test_sigterm_stops_a_run_and_keeps_what_it_learnt(cifar_dir, runs_dir):
+def start_long_training(cifar_dir, runs_dir):
+    """A 50-epoch CLI run in its own process, returned once it has written its first step records."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen([sys.executable, "-m", "cifar_tf", "train", *TINY, "--epochs", "50",
                                 "--data-dir", str(cifar_dir), "--runs-dir", str(runs_dir)],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not any(runs_dir.glob("*/steps.jsonl")):
         time.sleep(0.2)
+    return process
+
+
+def test_sigterm_stops_a_run_and_keeps_what_it_learnt(cifar_dir, runs_dir):
+    process = start_long_training(cifar_dir, runs_dir)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) == 0
     [run] = runs.list_runs(runs_dir)[0]
@@ -101,13 +107,7 @@ def test_sigterm_stops_a_run_and_keeps_what_it_learnt(cifar_dir, runs_dir):
 
 
 def test_a_killed_process_leaves_a_failed_run_not_a_running_one(cifar_dir, runs_dir):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen([sys.executable, "-m", "cifar_tf", "train", *TINY, "--epochs", "50",
-                                "--data-dir", str(cifar_dir), "--runs-dir", str(runs_dir)],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(runs_dir.glob("*/steps.jsonl")):
-        time.sleep(0.2)
+    process = start_long_training(cifar_dir, runs_dir)
     process.kill()
     process.wait()
     [run] = runs.list_runs(runs_dir)[0]
