@@ -100,7 +100,8 @@ def test_output_stays_float32_under_mixed_precision(name):
 def test_unknown_hyperparameter_and_architecture_are_named():
     with pytest.raises(InvalidArgument, match="widht") as info:
         A.build_model("resnet18", widht=8)
-    assert info.value.name == "widht" and "width" in str(info.value)
+    # Named as the setting it belongs to (the command line's --arch-param), with the typo as value.
+    assert info.value.name == "arch_params" and info.value.value == "widht" and "width" in str(info.value)
     with pytest.raises(InvalidArgument) as info:
         A.get_architecture("lenet")
     assert info.value.name == "arch"

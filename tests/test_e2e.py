@@ -71,10 +71,10 @@ def test_train_shows_live_curves_then_stops_and_keeps_the_run(server, page):
     assert page.get_by_text(re.compile(r"browser run · simple_cnn · stopped")).count() == 1, page.locator("[data-testid='stMain']").inner_text()
 
 
-def test_a_direct_link_as_first_request_gets_the_real_navigation(tmp_path, trained_runs):
+def test_a_direct_link_as_first_request_gets_the_real_navigation(tmp_path, trained_runs, page):
     # A fresh server whose very first visitor follows a link to /runs.
     env = {"CIFAR_TF_RUNS_DIR": str(trained_runs), "CIFAR10_DIR": str(tmp_path / "none")}
-    with streamlit_server(env) as url, browser_page() as page:
+    with streamlit_server(env) as url:
         open_page(page, url, "runs")
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
         assert "Classroom labs" in nav and "common" not in nav
@@ -124,7 +124,7 @@ def test_two_tabs_share_one_queue_and_see_each_others_runs(server, page):
         # Stopping both leaves both runs saved.
         stop_button(second).click()
         second.get_by_text(re.compile(r"Stopped")).wait_for(timeout=60_000)
-        page.goto(f"{url}/train")
+        page.reload()  # the address still names tab one's own run
         wait_until_idle(page)
         stop_button(page).click()
         page.get_by_text(re.compile(r"Stopped: test accuracy")).wait_for(timeout=120_000)
