@@ -132,6 +132,7 @@ TRAIN_FLAGS = {  # flag → (TrainConfig field, help)
     "--mixed-precision": ("mixed_precision", "auto, off, bf16 or fp16"),
     "--xla": ("xla", "auto, on or off"),
     "--log-every": ("log_every", "batches between two live step records"),
+    "--recipe": ("recipe", "keras (fit with the settings above) or airbench (the fast preset's own train step)"),
 }
 
 
@@ -292,6 +293,17 @@ def cmd_worker(args):
     from .manager import run_worker
 
     return run_worker(args.run_path)
+
+
+def cmd_bench(args):
+    from .bench import SECTIONS, run_bench
+
+    sections = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    for section in sections or ():
+        if section not in SECTIONS:
+            raise ValueError(f"--only: {section!r} is not a section: expected some of " + ", ".join(SECTIONS))
+    run_bench(quick=args.quick, data_dir=args.data_dir, cache_dir=args.cache_dir, sections=sections,
+              write=args.write)
 
 
 # --- classroom labs: gradient descent, sharpness and loss landscapes ----------------------------
@@ -587,6 +599,14 @@ def build_parser():
         sub.add_argument("--json", action="store_true")
         data_flags(sub)
         runs_flag(sub)
+    bench = add("bench", cmd_bench, "measure training throughput, input pipelines, time to accuracy and the "
+                "app's latency on this machine")
+    bench.add_argument("--quick", action="store_true", help="a reduced version (about 5 minutes on 2 cores)")
+    bench.add_argument("--write", nargs="?", const="docs/benchmarks.md", metavar="PATH",
+                       help="also write the tables as Markdown (default path docs/benchmarks.md)")
+    bench.add_argument("--only", metavar="SECTIONS", help="comma-separated: throughput, pipeline, presets, app")
+    data_flags(bench)
+
     # Started by the app's run manager; not for people.
     worker = commands.add_parser("worker")
     worker.set_defaults(handler=cmd_worker)

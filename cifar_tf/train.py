@@ -44,6 +44,9 @@ def check_config(config):
                               "0 for an architecture without a pretrained base (fine-tuning applies to "
                               + ", ".join(name for name, a in ARCHITECTURES.items() if "freeze_base" in a.defaults) + ")")
     build_model(config.arch, **architecture_params(config))  # checks every architecture value
+    if config.recipe == "airbench":
+        from .airbench import check_recipe
+        check_recipe(config)
     if config.early_stopping and not config.val_size:
         raise InvalidArgument("early_stopping", config.early_stopping, "0 when val_size is 0 (nothing to watch)")
     return config
@@ -67,6 +70,7 @@ def train(config=None, *, runs_dir=None, data_dir=None, cache_dir=None, name=Non
     run.start(config=config.to_dict())
     stop = StopRequest(run)
     heartbeat = Heartbeat(run)
+    policy = keras.mixed_precision.global_policy()  # device.configure() sets it for the run only
     try:
         with stop, heartbeat:
             return _train(run, config, stop, data or prepare_data(config, data_dir, cache_dir), log)
@@ -76,6 +80,8 @@ def train(config=None, *, runs_dir=None, data_dir=None, cache_dir=None, name=Non
             message = "interrupted"
         run.finish("failed", error=f"{type(error).__name__}: {message}")
         raise
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
 
 
 def _train(run, config, stop, data, log):
@@ -84,6 +90,9 @@ def _train(run, config, stop, data, log):
     from .device import configure
     from .optim import SharpnessAware, make_optimizer
 
+    if config.recipe == "airbench":  # the fast preset: its own train step, see airbench.py
+        from .airbench import train_airbench
+        return train_airbench(run, config, stop, data, log)
     device = configure(config.mixed_precision, config.xla)
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.arch, **architecture_params(config))
@@ -132,17 +141,25 @@ def _compile(trainer, optimizer, config, device):
                     metrics=["accuracy"], jit_compile=device["xla"])
 
 
-def finish_run(run, model, x_test, y_test, *, status, train_seconds, history, images_per_second):
-    """Evaluate on the test set, save the model and the scores, and close the run."""
+def finish_run(run, model, x_test, y_test, *, status, train_seconds, history, images_per_second,
+               probabilities=None, extra_metrics=None):
+    """Evaluate on the test set, save the model and the scores, and close the run.
+
+    A recipe that evaluates its own way (airbench's test-time augmentation) passes its test
+    `probabilities` and any `extra_metrics` to record beside the usual ones."""
     from .evaluation import evaluate_probabilities
     from .predict import predict_proba
 
-    probabilities = predict_proba(model, x_test)
+    if probabilities is None:
+        probabilities = predict_proba(model, x_test)
     evaluation = evaluate_probabilities(probabilities, y_test)
     runs_lib.atomic_save_npy(run.file(runs_lib.PROBABILITIES_FILE), probabilities.astype("float16"))
     runs_lib.atomic_write_json(run.file(runs_lib.EVALUATION_FILE), evaluation)
-    # Save an uncompiled functional copy: no optimizer or SAM wrapper, loads anywhere.
-    plain = keras.Model(model.inputs, model.outputs, name=model.name)
+    # Save an uncompiled functional copy: no optimizer or SAM wrapper, loads anywhere; in float32
+    # even after mixed precision training, so it predicts fast on any CPU.
+    from .device import float32_copy
+
+    plain = float32_copy(model)
     temporary = run.file(".model-partial.keras")
     plain.save(temporary)
     os.replace(temporary, run.model_path)
@@ -152,6 +169,7 @@ def finish_run(run, model, x_test, y_test, *, status, train_seconds, history, im
         "weighted_f1": evaluation["weighted_f1"], "top3_accuracy": evaluation["top3_accuracy"],
         "best_val_accuracy": max(val_accuracy) if val_accuracy else None,
         "train_seconds": round(train_seconds, 2), "images_per_second": images_per_second,
+        **(extra_metrics or {}),
     }
     run.finish(status, metrics=metrics, epochs_completed=len(history.get("loss", [])))
     (run.path / runs_lib.STOP_FILE).unlink(missing_ok=True)
