@@ -326,9 +326,9 @@ def task_throughput(archs=None, steps=200, warmup=20, batch_size=64):
         model = build_model(name)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
                       jit_compile=device["xla"])
-        model.fit(data, steps_per_epoch=warmup, epochs=1, verbose=0)
+        model.fit(data, steps_per_epoch=warmup, epochs=1, shuffle=False, verbose=0)
         wall, cpu = time.time(), time.process_time()
-        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+        model.fit(data, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
         wall, cpu = time.time() - wall, time.process_time() - cpu
         rate = steps * batch_size / wall
         rows.append({"arch": name, "params": int(model.count_params()), "images_per_second": round(rate, 1),

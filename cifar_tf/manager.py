@@ -23,6 +23,11 @@ WORKER_LOG = "worker.log"
 STOP_GRACE_S = 60  # a stop request finishes the batch, evaluates and saves; then we insist
 
 
+def queue_order(run):
+    """Oldest first; `created_ns` breaks ties between runs queued within the same second."""
+    return (str(run.record.get("created_at") or ""), run.record.get("created_ns") or 0)
+
+
 def default_max_concurrent():
     """`$CIFAR_TF_MAX_RUNS`, else one run per GPU, else one on a CPU."""
     env = os.environ.get("CIFAR_TF_MAX_RUNS")
@@ -73,7 +78,7 @@ class RunManager:
     def queue(self):
         """Queued runs, oldest first: position 1 starts next."""
         found, _ = runs_lib.list_runs(self.runs_dir)
-        return sorted((r for r in found if r.status == "queued"), key=lambda r: r.record["created_at"])
+        return sorted((r for r in found if r.status == "queued"), key=queue_order)
 
     def queue_position(self, run_id):
         ids = [run.id for run in self.queue()]
@@ -95,7 +100,7 @@ class RunManager:
             with self._queue_lock():
                 found, _ = runs_lib.list_runs(self.runs_dir)  # also marks dead workers failed
                 running = sum(r.status == "running" for r in found)
-                queued = sorted((r for r in found if r.status == "queued"), key=lambda r: r.record["created_at"])
+                queued = sorted((r for r in found if r.status == "queued"), key=queue_order)
                 for run in queued[:max(0, self.max_concurrent - running)]:
                     self._launch(run)
 

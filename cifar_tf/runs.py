@@ -208,7 +208,7 @@ def create_run(runs_dir=None, *, arch, config, name=None, status="running", tags
     now = _now()
     record = {
         "id": run_id, "name": clean_name(name) or run_id, "arch": arch, "config": config,
-        "status": status, "created_at": now, "started_at": None, "finished_at": None,
+        "status": status, "created_at": now, "created_ns": time.time_ns(), "started_at": None, "finished_at": None,
         "updated_at": now, "device": None, "params": None, "epochs_completed": 0,
         "metrics": {}, "error": None, "tags": dict(tags or {}),
         "pid": None, "host": socket.gethostname(),
