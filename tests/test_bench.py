@@ -71,9 +71,26 @@ def test_cli_refuses_an_unknown_section(capsys):
     assert "--only: 'everything'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kind, widths", [("cpu", (64, 128, 128)), ("gpu", None)])
-def test_ten_minute_variant_applies_on_a_cpu_only(kind, widths):
-    config = bench.preset_config_for_device("fast", {"cpu": "ten_minutes"}, kind)
-    assert config.recipe == "airbench" and config.val_size == 0
-    if widths:
-        assert tuple(config.arch_params["widths"]) == widths and config.epochs == 7
+@pytest.mark.parametrize("kind", ["cpu", "gpu"])
+def test_fast90_is_wider_on_a_cpu_and_fast_itself_on_a_gpu(kind, monkeypatch):
+    from cifar_tf import config as config_lib
+
+    monkeypatch.setattr(config_lib, "_device_kind", lambda: kind)
+    fast, fast90 = (config_lib.preset_config(name) for name in ("fast", "fast90"))
+    assert fast.recipe == fast90.recipe == "airbench"
+    if kind == "gpu":
+        assert fast90 == fast and tuple(fast.arch_params.get("widths", (64, 256, 256))) == (64, 256, 256)
+    else:
+        assert fast90.arch_params["widths"] > fast.arch_params["widths"] and fast90.epochs > fast.epochs
+
+
+def test_bench_measures_a_preset_only_once_when_two_are_the_same(monkeypatch):
+    from cifar_tf import config as config_lib
+
+    monkeypatch.setattr(config_lib, "_device_kind", lambda: "gpu")
+    calls = []
+    monkeypatch.setattr(bench, "worker", lambda task, **kw: calls.append(kw["label"]) or {"label": kw["label"], "skipped": "faked"})
+    results = bench.run_bench(sections=["presets"], log=lambda *_: None,
+                              plan={"presets": [("fast", "fast", {}), ("fast90", "fast90", {})]})
+    assert calls == ["fast"]
+    assert results["sections"]["presets"][1] == {"label": "fast90", "skipped": "the same settings as fast on this device"}
