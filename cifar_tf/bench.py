@@ -50,7 +50,7 @@ PLANS = {
         "arch_steps": 200, "arch_warmup": 20, "arch_batch": 64,
         "pipeline_images": 45000, "pipeline_rounds": 3,
         # (label, preset, overrides): the device's settings of each preset.
-        "presets": [("fast", "fast", {}), ("fast90", "fast90", {})],
+        "presets": [("fast", "fast", {}), ("fast10", "fast10", {})],
         "predictions": 200,
     },
     "quick": {
@@ -87,7 +87,7 @@ def run_bench(*, quick=False, data_dir=None, cache_dir=None, sections=None, writ
         for label, preset, overrides in plan["presets"]:
             settings = preset_config(preset, val_size=0, **overrides).to_dict()
             same = next((name for name, other in measured.items() if other == settings), None)
-            if same:  # on a GPU fast90 is fast: one measurement is enough
+            if same:  # on a GPU fast10 is fast: one measurement is enough
                 rows.append({"label": label, "skipped": f"the same settings as {same} on this device"})
                 continue
             log(f"time to accuracy: {label}...")

@@ -63,7 +63,8 @@ with setup:
                 value = st.number_input(key, key=widget_key, format="%d" if isinstance(default, int) else "%g")
             else:
                 st.session_state.setdefault(widget_key, "" if default is None else _as_widget_value(default))
-                text = st.text_input(key, key=widget_key, help="a number, a list like 64,128,256, or empty")
+                text = st.text_input(key, key=widget_key,
+                                     help="a number, a word like relu, a list like 64,128,256, or empty")
                 value = parse_value(text) if text.strip() else None
             if value != default and value != _as_widget_value(default):
                 arch_params[key] = value

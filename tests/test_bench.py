@@ -72,16 +72,16 @@ def test_cli_refuses_an_unknown_section(capsys):
 
 
 @pytest.mark.parametrize("kind", ["cpu", "gpu"])
-def test_fast90_is_wider_on_a_cpu_and_fast_itself_on_a_gpu(kind, monkeypatch):
+def test_fast10_is_wider_on_a_cpu_and_fast_itself_on_a_gpu(kind, monkeypatch):
     from cifar_tf import config as config_lib
 
     monkeypatch.setattr(config_lib, "_device_kind", lambda: kind)
-    fast, fast90 = (config_lib.preset_config(name) for name in ("fast", "fast90"))
-    assert fast.recipe == fast90.recipe == "airbench"
+    fast, fast10 = (config_lib.preset_config(name) for name in ("fast", "fast10"))
+    assert fast.recipe == fast10.recipe == "airbench"
     if kind == "gpu":
-        assert fast90 == fast and tuple(fast.arch_params.get("widths", (64, 256, 256))) == (64, 256, 256)
+        assert fast10 == fast and tuple(fast.arch_params.get("widths", (64, 256, 256))) == (64, 256, 256)
     else:
-        assert fast90.arch_params["widths"] > fast.arch_params["widths"] and fast90.epochs > fast.epochs
+        assert fast10.arch_params["widths"] > fast.arch_params["widths"] and fast10.epochs > fast.epochs
 
 
 def test_bench_measures_a_preset_only_once_when_two_are_the_same(monkeypatch):
@@ -91,6 +91,6 @@ def test_bench_measures_a_preset_only_once_when_two_are_the_same(monkeypatch):
     calls = []
     monkeypatch.setattr(bench, "worker", lambda task, **kw: calls.append(kw["label"]) or {"label": kw["label"], "skipped": "faked"})
     results = bench.run_bench(sections=["presets"], log=lambda *_: None,
-                              plan={"presets": [("fast", "fast", {}), ("fast90", "fast90", {})]})
+                              plan={"presets": [("fast", "fast", {}), ("fast10", "fast10", {})]})
     assert calls == ["fast"]
-    assert results["sections"]["presets"][1] == {"label": "fast90", "skipped": "the same settings as fast on this device"}
+    assert results["sections"]["presets"][1] == {"label": "fast10", "skipped": "the same settings as fast on this device"}
