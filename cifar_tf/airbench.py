@@ -362,6 +362,24 @@ def softmax(logits):
 
 # --- a run ---------------------------------------------------------------------------------------
 
+def fit(model, config, x_train, y_train, *, device, callbacks=(), validation_data=None):
+    """Whiten from the training images, train `model` the airbench way, end on the averaged
+    weights; the Keras history. What a run and the benchmark share."""
+    settings = recipe_settings(config, len(x_train))
+    rng = np.random.default_rng(config.seed)
+    whiten_from = rng.choice(len(x_train), min(HYP["net"]["whiten_images"], len(x_train)), replace=False)
+    if "whiten" in [layer.name for layer in model.layers]:
+        init_whitening(model, x_train[np.sort(whiten_from)])
+    trainer = build_trainer(model, settings, jit_compile=device["xla"])
+    batches = training_batches(x_train, y_train, batch_size=settings["batch_size"], epochs=config.epochs,
+                               flip=settings["flip"], translate=settings["translate"], seed=config.seed)
+    history = trainer.fit(batches, epochs=config.epochs, steps_per_epoch=settings["steps_per_epoch"],
+                          validation_data=validation_data, callbacks=list(callbacks), shuffle=False,
+                          verbose=0).history  # batches come shuffled
+    trainer.finish()
+    return history
+
+
 def train_airbench(run, config, stop, data, log):
     """`train()`'s body for recipe="airbench": same run folder, live metrics and stop requests."""
     from .architectures import build_model
@@ -383,23 +401,14 @@ def train_airbench(run, config, stop, data, log):
         f"on {device['name']} ({device['precision']}, xla {device['xla']})")
 
     started = time.time()
-    rng = np.random.default_rng(config.seed)
-    whiten_from = rng.choice(len(x_train), min(HYP["net"]["whiten_images"], len(x_train)), replace=False)
-    if "whiten" in [layer.name for layer in model.layers]:
-        init_whitening(model, x_train[np.sort(whiten_from)])
-    trainer = build_trainer(model, settings, jit_compile=device["xla"])
     metrics = LiveMetrics(run, config, stop, log)
     callbacks = [metrics, stop.callback()]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                                        patience=config.early_stopping,
                                                        restore_best_weights=True))
-    batches = training_batches(x_train, y_train, batch_size=settings["batch_size"], epochs=config.epochs,
-                               flip=settings["flip"], translate=settings["translate"], seed=config.seed)
-    history = trainer.fit(batches, epochs=config.epochs, steps_per_epoch=settings["steps_per_epoch"],
-                          validation_data=evaluation_dataset(x_val, y_val) if len(x_val) else None,
-                          callbacks=callbacks, shuffle=False, verbose=0).history  # batches come shuffled
-    trainer.finish()
+    history = fit(model, config, x_train, y_train, device=device, callbacks=callbacks,
+                  validation_data=evaluation_dataset(x_val, y_val) if len(x_val) else None)
     train_seconds = time.time() - started
     status = "stopped" if stop.requested else "completed"
     log(f"run {run.id}: {status} after {train_seconds:.1f} s; evaluating on the test set with TTA")

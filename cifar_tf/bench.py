@@ -433,38 +433,33 @@ def task_preset(label, preset="fast", overrides=None, data_dir=None, cache_dir=N
         x, y = stratified_subset(x, y, config.train_limit, seed=config.seed)
     x_test, y_test = data.x_test, np.asarray(data.y_test).reshape(-1)
 
+    def test_accuracy(level):
+        return float((airbench.predict_logits(model, x_test, level=level).argmax(1) == y_test).mean())
+
     started_wall, started_cpu = time.time(), time.process_time()
     device = configure(config.mixed_precision, config.xla)
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.arch, **architecture_params(config))
-    settings = airbench.recipe_settings(config, len(x))
-    pick = np.random.default_rng(config.seed).choice(len(x), min(5000, len(x)), replace=False)
-    airbench.init_whitening(model, x[np.sort(pick)])
-    trainer = airbench.build_trainer(model, settings, jit_compile=device["xla"])
     curve, paused = [], {"wall": 0.0, "cpu": 0.0}
 
     class TestEveryEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             wall, cpu = time.time(), time.process_time()
-            accuracy = float((airbench.predict_logits(model, x_test, level=0).argmax(1) == y_test).mean())
+            accuracy = test_accuracy(0)
             curve.append({"epoch": epoch + 1, "seconds": round(wall - started_wall - paused["wall"], 2),
                           "accuracy": accuracy})
             print(f"epoch {epoch + 1}: test accuracy {accuracy:.4f} at {curve[-1]['seconds']:.1f} s", flush=True)
             paused["wall"] += time.time() - wall
             paused["cpu"] += time.process_time() - cpu
 
-    batches = airbench.training_batches(x, y, batch_size=settings["batch_size"], epochs=config.epochs,
-                                        flip=settings["flip"], translate=settings["translate"], seed=config.seed)
-    trainer.fit(batches, epochs=config.epochs, steps_per_epoch=settings["steps_per_epoch"], verbose=0,
-                shuffle=False, callbacks=[TestEveryEpoch()])
-    trainer.finish()
+    airbench.fit(model, config, x, y, device=device, callbacks=[TestEveryEpoch()])
     train_seconds = time.time() - started_wall - paused["wall"]
     cpu_seconds = time.process_time() - started_cpu - paused["cpu"]
     tta_started = time.time()
-    tta = float((airbench.predict_logits(model, x_test).argmax(1) == y_test).mean())
+    tta = test_accuracy(airbench.HYP["tta"]["level"])
     curve.append({"epoch": config.epochs, "seconds": round(train_seconds + time.time() - tta_started, 2),
                   "accuracy": tta, "tta": True})
-    plain = float((airbench.predict_logits(model, x_test, level=0).argmax(1) == y_test).mean())
+    plain = test_accuracy(0)
     time_to = {}
     for threshold in THRESHOLDS:
         reached = [p["seconds"] for p in curve if p["accuracy"] >= threshold]
@@ -481,15 +476,17 @@ def task_predict(count=200):
     """Latency of one prediction on a loaded model: the demo model when it is there."""
     import numpy as np
 
+    from .gallery import demo_run
     from .predict import load_model, predict_proba
 
-    model_path = demo_model_path()
-    if model_path:
-        model, name = load_model(model_path), f"the demo model ({model_path.parent.name})"
+    demo = demo_run()
+    if demo:
+        model, name = load_model(demo.model_path), f"the demo model ({demo.id})"
     else:
         import keras
 
         from .architectures import build_model
+
         keras.mixed_precision.set_global_policy("float32")
         config = preset_config("fast")
         model, name = build_model(config.arch, **config.arch_params), f"{config.arch} (untrained: no demo model)"
@@ -510,23 +507,6 @@ def task_predict(count=200):
     return {"model": name, "count": count, "median_ms": round(statistics.median(times), 2),
             "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 2),
             "tta_median_ms": round(statistics.median(tta), 2)}
-
-
-DEMO_RUN_ID = "demo-fast-cnn"  # the shipped run's folder under models/ (see models/.gitignore)
-
-
-def demo_model_path():
-    """models/demo-fast-cnn/model.keras (or a run tagged "demo"), if it is there."""
-    from .runs import list_runs
-
-    try:
-        found = list_runs(ROOT / "models")[0]
-    except (OSError, ValueError):
-        return None
-    for run in found:
-        if (run.id == DEMO_RUN_ID or "demo" in (run.record.get("tags") or {})) and run.model_path.exists():
-            return run.model_path
-    return None
 
 
 def task_first_page():
