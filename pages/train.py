@@ -49,7 +49,7 @@ with setup:
     arch = st.selectbox("Architecture", list(ARCHITECTURES), key="cfg_arch",
                         format_func=lambda name: f"{name}: {ARCHITECTURES[name].description}")
     st.caption(f"Source: {ARCHITECTURES[arch].source}")
-    arch_params, arch_error = {}, None
+    arch_params = {}
     with st.expander("Architecture hyperparameters"):
         for key, default in editable_hyperparameters(arch).items():
             widget_key = f"hp_{arch}_{key}"
