@@ -256,6 +256,8 @@ def training_dataset(x, y, *, batch_size, augmentation="none", seed=0, num_class
     data = data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     if chunk != batch_size:
         data = data.rebatch(batch_size)  # chunks are whole batches: the same batches as batch(batch_size)
+        # rebatch forgets the length; Keras wants it to count steps (and warns of running out).
+        data = data.apply(tf.data.experimental.assert_cardinality(math.ceil(len(x) / batch_size)))
     return data.prefetch(tf.data.AUTOTUNE)
 
 

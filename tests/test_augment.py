@@ -70,8 +70,10 @@ def test_cutout_zeroes_one_square(images):
 def test_training_dataset_batches_one_hot_and_repeatable():
     x = np.arange(10 * 32 * 32 * 3, dtype=np.uint8).reshape(10, 32, 32, 3)
     y = np.arange(10) % 10
-    batches = list(training_dataset(x, y, batch_size=4, augmentation="flip", seed=7))
+    dataset = training_dataset(x, y, batch_size=4, augmentation="flip", seed=7)
+    batches = list(dataset)
     assert [len(b[0]) for b in batches] == [4, 4, 2]
+    assert dataset.cardinality() == 3  # known in advance: Keras counts an epoch's steps from it
     images, labels = batches[0]
     assert images.dtype == tf.float32 and labels.shape == (4, 10)
     assert np.allclose(labels.numpy().sum(axis=1), 1)
