@@ -1,19 +1,21 @@
-"""What several pages share: where runs and data live, the run manager, the model cache, run pickers.
+"""What several pages share: the run manager, the model cache, the list of runs, a run picker.
 
 Only Streamlit glue lives here; the logic is in `cifar_tf`.
 """
-import os
-
 import streamlit as st
 
-from cifar_tf import runs as runs_lib
+from cifar_tf import settings
+from cifar_tf.runs import store
+from cifar_tf.views.formatting import escape_markdown, run_label
 
 
-def _run_through_app():
-    """A direct link (say /runs) as the first request after the server starts makes Streamlit
-    treat pages/ as an old-style page folder and run the page without app.py: no wide layout,
-    a sidebar listing every file. Every page imports this module, so switch that mode off and
-    rerun: the rerun goes through app.py's st.navigation to the same page."""
+def run_through_app():
+    """Works around Streamlit's multipage v1 mode (1.67: `PagesManager.uses_pages_directory`, set
+    from the mere existence of a `pages/` folder until `st.navigation` first runs, and then
+    `script_runner._mpa_v1`): a direct link such as /runs as the very first request after the
+    server starts runs that page file on its own, without app.py (no wide layout, a sidebar of
+    every file). Every page imports this module; the rerun goes through app.py's st.navigation to
+    the same page. tests/browser/test_pages.py opens a direct link first to keep this honest."""
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
@@ -21,45 +23,44 @@ def _run_through_app():
         st.rerun()
 
 
-_run_through_app()
+run_through_app()
 
 
 def runs_dir():
-    return runs_lib.resolve_runs_dir(None)
+    return settings.runs_dir()
 
 
 def data_dir():
     """The dataset folder named by CIFAR10_DIR, or None to search the caches."""
-    return os.environ.get("CIFAR10_DIR") or None
+    return settings.data_dir()
+
+
+def run_manager():
+    """The one run manager of this server, whichever page or session asks: one queue, one cap on
+    runs training at once, and one place that enforces stops."""
+    return _manager(str(runs_dir()), str(data_dir() or ""))
 
 
 @st.cache_resource(show_spinner=False)
-def run_manager(folder=None):
-    """One manager for every session of this server: one queue, one cap on concurrent runs."""
-    from cifar_tf.manager import RunManager
+def _manager(folder, data_folder):
+    from cifar_tf.runs.manager import RunManager
 
-    return RunManager(folder or runs_dir(), data_dir=data_dir()).start_background()
+    return RunManager(folder, data_dir=data_folder or None).start_background()
 
 
 @st.cache_resource(show_spinner=False)
 def model_cache():
-    from cifar_tf.predict import ModelCache
+    from cifar_tf.evaluation.predict import ModelCache
 
     return ModelCache()
 
 
 def list_runs():
     """Every readable run, and a warning for the folders that are not."""
-    found, problems = runs_lib.list_runs(runs_dir())
+    found, problems = store.list_runs(runs_dir())
     for problem in problems:
-        st.caption(f":warning: Skipped a folder in the runs directory: {problem}")
+        st.caption(f":warning: Skipped a folder in the runs directory: {escape_markdown(problem)}")
     return found
-
-
-def run_label(run):
-    accuracy = (run.record.get("metrics") or {}).get("test_accuracy")
-    score = f", {accuracy:.1%}" if accuracy is not None else ""
-    return f"{run.name} · {run.record.get('arch')} · {run.status}{score}"
 
 
 def pick_run(label, runs, *, key, default_id=None, help=None):
@@ -73,10 +74,3 @@ def pick_run(label, runs, *, key, default_id=None, help=None):
     if chosen is not None:
         st.query_params["run"] = chosen.id
     return chosen
-
-
-def best_run(runs):
-    """The finished run with a model and the best test accuracy, or None."""
-    scored = [r for r in runs if r.status in runs_lib.FINISHED_STATUSES and r.model_path.exists()
-              and (r.record.get("metrics") or {}).get("test_accuracy") is not None]
-    return max(scored, key=lambda r: r.record["metrics"]["test_accuracy"], default=None)

@@ -2,11 +2,11 @@ import secrets
 
 import streamlit as st
 
-from cifar_tf.augment import AUGMENT_PRESETS, parse_augmentation
-from cifar_tf.data import CorruptDataset, DatasetNotFound, dataset_info, load_cifar10
-from cifar_tf.gallery import (augmentation_preview, class_counts, class_counts_chart,
-                              class_counts_table, enlarge, sample_indices)
+from cifar_tf.data.augment import AUGMENT_PRESETS, augmentation_preview, parse_augmentation
+from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, dataset_info, load_cifar10, sample_indices
 from cifar_tf.validation import InvalidArgument
+from cifar_tf.views.data import class_counts, class_counts_chart, class_counts_table
+from cifar_tf.views.pictures import enlarge
 from pages.common import data_dir
 
 COLUMNS, ROWS = 8, 4

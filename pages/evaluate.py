@@ -1,10 +1,13 @@
 import streamlit as st
 
-from cifar_tf import compare
-from cifar_tf.data import CorruptDataset, DatasetNotFound, load_cifar10
-from cifar_tf.evaluation import most_confident_mistakes
-from cifar_tf.explain import grad_cam_overlay
-from pages.common import best_run, data_dir, list_runs, model_cache, pick_run
+from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, load_cifar10
+from cifar_tf.evaluation.explain import grad_cam_overlay
+from cifar_tf.evaluation.metrics import cell_examples, most_confident_mistakes, most_confused_cell
+from cifar_tf.runs.outputs import load_probabilities, read_evaluation
+from cifar_tf.runs.store import best_run
+from cifar_tf.views import evaluation as view
+from cifar_tf.views.formatting import escape_markdown
+from pages.common import data_dir, list_runs, model_cache, pick_run
 
 st.title("Evaluate")
 st.caption("How one run does on the 10,000 test images it never saw: scores per class, which "
@@ -20,12 +23,12 @@ best = best_run(runs)
 run = pick_run("Run", runs, key="evaluate_run", default_id=best.id if best else None,
                help="The best finished run is shown first; the choice is kept in the page address.")
 try:
-    evaluation = compare.read_evaluation(run)
+    evaluation = read_evaluation(run)
 except ValueError as error:
-    st.error(compare.escape_markdown(error))
+    st.error(escape_markdown(error))
     st.stop()
 if evaluation is None:
-    st.info(compare.no_evaluation_message(run), icon=":material/info:")
+    st.info(view.no_evaluation_message(run), icon=":material/info:")
     if run.record.get("error"):
         st.text(f"Error: {run.record['error']}")
     st.stop()
@@ -43,7 +46,7 @@ report_col, matrix_col = st.columns([2, 3], gap="large")
 with report_col:
     st.subheader("Per-class report")
     score = st.column_config.NumberColumn(format="%.3f")
-    st.dataframe(compare.report_table(evaluation), height=495, width="stretch", placeholder="",
+    st.dataframe(view.report_table(evaluation), height=495, width="stretch", placeholder="",
                  column_config={"precision": score, "recall": score, "f1": score,
                                 "support": st.column_config.NumberColumn(format="localized")})
     st.caption("**Precision**: of the images called this class, the share that are. **Recall**: of "
@@ -52,31 +55,31 @@ with report_col:
 with matrix_col:
     st.subheader("Confusion matrix")
     normalize = st.toggle("Show shares of each true class instead of counts", key="evaluate_normalize")
-    chart = compare.confusion_chart(evaluation["confusion_matrix"], class_names, normalize=normalize)
+    chart = view.confusion_chart(evaluation["confusion_matrix"], class_names, normalize=normalize)
     event = st.altair_chart(chart, on_select="rerun", key=f"matrix_{run.id}", width="stretch")
     st.caption("Rows are the true classes, columns what the model said; the diagonal is right. "
                "Click a cell to see its test images below, double-click to clear.")
 
 try:
     dataset = load_cifar10(data_dir())
-    probabilities = compare.load_probabilities(run, count=len(dataset.y_test))
+    probabilities = load_probabilities(run, count=len(dataset.y_test))
 except DatasetNotFound:
     st.warning("The CIFAR-10 test images are not on this machine, so the pictures behind the "
                "numbers cannot be shown. Download the dataset on the Home page.")
     st.stop()
 except (CorruptDataset, OSError) as error:
     st.warning(f"The CIFAR-10 test images cannot be read, so the pictures behind the numbers "
-               f"cannot be shown: {compare.escape_markdown(error)}")
+               f"cannot be shown: {escape_markdown(error)}")
     st.stop()
 except ValueError as error:
-    st.warning(compare.escape_markdown(error))
+    st.warning(escape_markdown(error))
     st.stop()
 
-clicked = compare.selected_cell(event, class_names)
-cell = clicked or compare.most_confused_cell(evaluation["confusion_matrix"])
+clicked = view.selected_cell(event, class_names)
+cell = clicked or most_confused_cell(evaluation["confusion_matrix"])
 if cell is not None:
     true, predicted = cell
-    indices, total = compare.cell_examples(probabilities, dataset.y_test, true, predicted, limit=21)
+    indices, total = cell_examples(probabilities, dataset.y_test, true, predicted, limit=21)
     if true == predicted:
         st.subheader(f"{class_names[true]} recognised correctly")
     else:
@@ -86,7 +89,7 @@ if cell is not None:
     st.caption(f"{total:,} test images in this cell{shown}; under each, the model's two most probable "
                f"classes.{hint}")
     if indices:
-        pictures, captions = compare.gallery(dataset.x_test, probabilities, dataset.y_test, indices,
+        pictures, captions = view.gallery(dataset.x_test, probabilities, dataset.y_test, indices,
                                              class_names, show_true=False)
         st.image(pictures, caption=captions, width=128, output_format="PNG")
 
@@ -95,7 +98,7 @@ st.caption("The wrong answers the model was surest of, each as true class → th
            "its confidence. Some are hard pictures, some have debatable labels.")
 mistakes = most_confident_mistakes(probabilities, dataset.y_test, k=21)
 if mistakes:
-    pictures, captions = compare.gallery(dataset.x_test, probabilities, dataset.y_test, mistakes,
+    pictures, captions = view.gallery(dataset.x_test, probabilities, dataset.y_test, mistakes,
                                          class_names, k=1)
     st.image(pictures, caption=captions, width=128, output_format="PNG")
 else:

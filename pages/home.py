@@ -1,7 +1,8 @@
 import streamlit as st
 
-from cifar_tf.data import DatasetNotFound, CorruptDataset, find_dataset
-from cifar_tf.device import device_summary
+from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, find_dataset
+from cifar_tf.hardware import device_summary
+from cifar_tf.views.formatting import escape_markdown
 from pages.common import data_dir, list_runs, run_label
 
 st.title("CIFAR-10 Lab")
@@ -30,7 +31,7 @@ with dataset:
         with st.expander("Where the lab looked"):
             st.text(str(error))
         if st.button("Download CIFAR-10 (170 MB)", type="primary", icon=":material/download:"):
-            from cifar_tf.download import DownloadError, download_cifar10
+            from cifar_tf.data.download import DownloadError, download_cifar10
 
             bar = st.progress(0.0, text="Connecting…")
 
@@ -57,7 +58,7 @@ st.subheader("Recent runs")
 recent = list_runs()[:5]
 if recent:
     for run in recent:
-        st.page_link("pages/evaluate.py", label=run_label(run), icon=":material/insights:",
+        st.page_link("pages/evaluate.py", label=escape_markdown(run_label(run)), icon=":material/insights:",
                      query_params={"run": run.id})
 else:
     st.caption("No runs yet: start one on the Train page.")

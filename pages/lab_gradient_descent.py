@@ -3,8 +3,9 @@ import time
 import pandas as pd
 import streamlit as st
 
-from cifar_tf import gd
+from cifar_tf.labs import gradient_descent as gd
 from cifar_tf.validation import InvalidArgument
+from cifar_tf.views.labs import path_chart
 
 st.title("Gradient descent")
 st.markdown("Training a network is walking downhill on its loss. Here the hill is a function of two "
@@ -74,9 +75,9 @@ with picture:
     chart = st.empty()
     if animate:
         for frame in gd.animation_steps(steps):
-            chart.altair_chart(gd.path_chart(function, paths, upto=frame), width="content")
+            chart.altair_chart(path_chart(function, paths, upto=frame), width="content")
             time.sleep(0.05)
-    chart.altair_chart(gd.path_chart(function, paths, upto=None if upto == steps else upto), width="content")
+    chart.altair_chart(path_chart(function, paths, upto=None if upto == steps else upto), width="content")
     st.caption("Colours step from low (dark) to high (yellow) values of f; white diamonds mark the known "
                "minima. Circles are the starts, squares the ends, triangles where each path is at the chosen "
                "step. Hover over the picture for values.")

@@ -3,12 +3,15 @@ import zlib
 
 import streamlit as st
 
-from cifar_tf import CLASS_NAMES, explain
-from cifar_tf.data import CorruptDataset, DatasetNotFound, load_cifar10
-from cifar_tf.gallery import enlarge, model_runs, probability_chart
-from cifar_tf.images import UnusableImage, load_for_model, to_model_input
-from cifar_tf.predict import predict_proba, top_k
-from pages.common import best_run, data_dir, list_runs, model_cache, pick_run
+from cifar_tf import CLASS_NAMES
+from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, load_cifar10
+from cifar_tf.data.images import UnusableImage, load_for_model, to_model_input
+from cifar_tf.evaluation import explain
+from cifar_tf.evaluation.predict import predict_proba, top_k
+from cifar_tf.runs.store import best_run, with_model
+from cifar_tf.views.data import probability_chart
+from cifar_tf.views.pictures import enlarge
+from pages.common import data_dir, list_runs, model_cache, pick_run
 
 SHOW = 224  # pixels: how large the 32x32 images are drawn
 
@@ -17,7 +20,7 @@ st.markdown("Look inside a trained network: **where** in the image it found the 
             "(Grad-CAM), what its first layer looks for (its filters), and what every convolution layer "
             "makes of one image (its activation maps).")
 
-runs = model_runs(list_runs())
+runs = with_model(list_runs())
 if not runs:
     st.warning("There is no trained model yet: train one first, then come back here.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")

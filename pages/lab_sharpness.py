@@ -3,11 +3,14 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from cifar_tf import sharpness as lab
-from cifar_tf.config import OPTIMIZERS, preset_config
-from cifar_tf.data import CorruptDataset, DatasetNotFound
-from cifar_tf.runs import ACTIVE_STATUSES, FINISHED_STATUSES
+from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound
+from cifar_tf.labs import measures, sam_pairs
+from cifar_tf.models.registry import ARCHITECTURES
+from cifar_tf.runs.store import ACTIVE_STATUSES, FINISHED_STATUSES
+from cifar_tf.training.config import OPTIMIZERS
 from cifar_tf.validation import InvalidArgument
+from cifar_tf.views import labs as charts
+from cifar_tf.views.formatting import escape_markdown
 from pages.common import list_runs, run_label, run_manager
 
 st.title("Sharpness and SAM")
@@ -20,42 +23,37 @@ st.markdown(
 
 
 
-@st.cache_data(show_spinner="Loading TensorFlow…")
-def architecture_names():
-    from cifar_tf.architectures import ARCHITECTURES  # imports TensorFlow: only once the page shows
-
-    return list(ARCHITECTURES)
-
-
 runs = list_runs()
-pairs = lab.sam_pairs(runs)
+pairs = sam_pairs.sam_pairs(runs)
 
 # ---------------------------------------------------------------- train a pair
 with st.expander("Train a pair: one network, with and without SAM", expanded=not pairs,
                  icon=":material/model_training:"):
     with st.form("sam_pair_form", border=False):
         arch_col, epochs_col, images_col, val_col = st.columns(4)
-        names = architecture_names()
-        arch = arch_col.selectbox("Architecture", names, index=names.index("simple_cnn"))
-        epochs = epochs_col.number_input("Epochs", 1, 200, 3)
-        train_limit = images_col.select_slider("Training images", [1000, 2000, 5000, 10000, 20000, 45000], 5000)
-        val_size = val_col.select_slider("Validation images", [500, 1000, 2000, 5000], 1000)
+        start, offer = sam_pairs.PAIR_DEFAULTS, sam_pairs.PAIR_CHOICES
+        names = list(ARCHITECTURES)
+        arch = arch_col.selectbox("Architecture", names, index=names.index(start["arch"]))
+        epochs = epochs_col.number_input("Epochs", 1, 200, start["epochs"])
+        train_limit = images_col.select_slider("Training images", offer["train_limit"], start["train_limit"])
+        val_size = val_col.select_slider("Validation images", offer["val_size"], start["val_size"])
         opt_col, lr_col, seed_col, rho_col = st.columns(4)
-        optimizer = opt_col.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index("adam"))
-        lr = lr_col.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1], 1e-3)
-        seed = seed_col.number_input("Seed", 0, 2**31 - 1, 0, help="Both runs use it: same start, same batches.")
-        rho = rho_col.slider("SAM radius ρ", 0.01, 0.5, 0.05, 0.01,
+        optimizer = opt_col.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(start["optimizer"]))
+        lr = lr_col.select_slider("Learning rate", offer["lr"], start["lr"])
+        seed = seed_col.number_input("Seed", 0, 2**31 - 1, start["seed"],
+                                     help="Both runs use it: same start, same batches.")
+        rho = rho_col.slider("SAM radius ρ", 0.01, 0.5, start["rho"], 0.01,
                              help="How far uphill SAM looks before each step. 0.05 is the paper's default.")
         st.caption("Both runs are queued and train one after the other. SAM computes two gradients per "
                    "step, so its run takes about twice as long.")
         submitted = st.form_submit_button("Train both", type="primary", icon=":material/play_arrow:")
     if submitted:
         try:
-            config = preset_config("quick", arch=arch, epochs=epochs, train_limit=train_limit, val_size=val_size,
-                                   optimizer=optimizer, lr=lr, seed=seed)
-            pair_id, _, _ = lab.submit_pair(run_manager(), config, rho)
+            config = sam_pairs.pair_config(arch=arch, epochs=epochs, train_limit=train_limit, val_size=val_size,
+                                           optimizer=optimizer, lr=lr, seed=seed)
+            pair_id, _, _ = sam_pairs.submit_pair(run_manager(), config, rho)
         except (InvalidArgument, ValueError) as error:
-            st.error(f"Cannot start the pair: {error}")
+            st.error(f"Cannot start the pair: {escape_markdown(error)}")
         else:
             st.session_state["sam_pair"] = pair_id
             st.rerun()
@@ -65,7 +63,7 @@ with st.expander("Train a pair: one network, with and without SAM", expanded=not
 
 def pair_status(pair_id, was_training):
     """The two runs of a pair side by side; refreshes itself while one of them trains."""
-    pair = next((p for p in lab.sam_pairs(list_runs()) if p["id"] == pair_id), None)
+    pair = next((p for p in sam_pairs.sam_pairs(list_runs()) if p["id"] == pair_id), None)
     if pair is None:
         return
     for column, role, title in zip(st.columns(2), ("plain", "sam"), ("Without SAM", "With SAM")):
@@ -83,10 +81,10 @@ def pair_status(pair_id, was_training):
             elif run.status == "failed":
                 st.error(f"failed: {run.record.get('error')}")
             accuracy = (run.record.get("metrics") or {}).get("test_accuracy")
-            measured = lab.cached(run, "sharpness") or {}
+            measured = measures.cached(run, "sharpness") or {}
             a, s = st.columns(2)
             a.metric("Test accuracy", "—" if accuracy is None else f"{accuracy:.1%}")
-            s.metric(f"Sharpness (ρ {lab.SHARPNESS_DEFAULTS['rho']:g})",
+            s.metric(f"Sharpness (ρ {measures.SHARPNESS_DEFAULTS['rho']:g})",
                      "—" if "sharpness" not in measured else f"{measured['sharpness']:.3f}")
     if not any(r is not None and r.status in ACTIVE_STATUSES for r in (pair["plain"], pair["sam"])):
         if was_training:
@@ -132,10 +130,10 @@ if st.button("Measure sharpness", icon=":material/straighten:", key="sam_measure
         with st.spinner(f"Measuring {run.name}: a few gradient ascent steps and Hessian-vector products "
                         "on 512 training images (seconds to a minute on a CPU)…"):
             try:
-                lab.measure_run(run, rho=measure_rho)
+                measures.measure_run(run, rho=measure_rho)
             except (DatasetNotFound, CorruptDataset, LookupError, ValueError) as error:
                 st.error(f"{run.name}: {error}")
-st.dataframe(pd.DataFrame(lab.comparison_rows(chosen, rho=measure_rho)), hide_index=True, width="stretch",
+st.dataframe(pd.DataFrame(sam_pairs.comparison_rows(chosen, rho=measure_rho)), hide_index=True, width="stretch",
              placeholder="not measured yet", column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
                             "SAM ρ": st.column_config.NumberColumn(format="%.3g"),
                             "training loss": st.column_config.NumberColumn(format="%.4f"),
@@ -158,17 +156,17 @@ if button_col.button("Draw the landscape", icon=":material/landscape:", key="sam
     for run in chosen:
         with st.spinner(f"Evaluating {run.name} at {21 if dims == 1 else 121} points…"):
             try:
-                lab.run_landscape(run, dims=dims)
+                measures.run_landscape(run, dims=dims)
             except (DatasetNotFound, CorruptDataset, LookupError, ValueError) as error:
                 st.error(f"{run.name}: {error}")
 kind = f"landscape{dims}d"
-drawn = {run.name: lab.cached(run, kind) for run in chosen}
+drawn = {run.name: measures.cached(run, kind) for run in chosen}
 drawn = {name: result for name, result in drawn.items() if result}
 if not drawn:
     st.info("Press **Draw the landscape** to compute it (it is kept with the run for next time).")
 elif dims == 1:
-    st.altair_chart(lab.landscape_1d_chart(drawn), width="stretch")
+    st.altair_chart(charts.landscape_1d_chart(drawn), width="stretch")
 else:
-    st.altair_chart(lab.landscape_2d_charts(drawn), width="content")
+    st.altair_chart(charts.landscape_2d_charts(drawn), width="content")
     st.caption("Dark: low loss, yellow: high, with the same colours for both runs; the cross marks the "
                "trained weights. Hover for values.")

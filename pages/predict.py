@@ -3,13 +3,15 @@ import secrets
 import streamlit as st
 
 from cifar_tf import CLASS_NAMES
-from cifar_tf.data import CorruptDataset, DatasetNotFound, load_cifar10
-from cifar_tf.gallery import (demo_run, enlarge, escape_markdown, label_predictions, model_runs,
-                              predict_uploads, probability_chart, read_uploads, sample_indices)
-from cifar_tf.explain import grad_cam_overlay
-from cifar_tf.images import to_model_input
-from cifar_tf.predict import predict_proba, top_k
-from pages.common import best_run, data_dir, list_runs, model_cache, pick_run
+from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, load_cifar10, sample_indices
+from cifar_tf.data.images import read_uploads, to_model_input
+from cifar_tf.evaluation.explain import grad_cam_overlay
+from cifar_tf.evaluation.predict import label_predictions, predict_proba, predict_uploads, top_k
+from cifar_tf.runs.store import best_run, demo_run, with_model
+from cifar_tf.views.data import probability_chart
+from cifar_tf.views.formatting import escape_markdown
+from cifar_tf.views.pictures import enlarge
+from pages.common import data_dir, list_runs, model_cache, pick_run
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 TEST_IMAGES = 8
@@ -19,7 +21,7 @@ st.markdown("Show a trained network your own photos. It only knows the ten CIFAR
             "(" + ", ".join(CLASS_NAMES) + "), and it sees each photo as a 32x32 thumbnail: "
             "a centred square, shrunk.")
 
-runs = model_runs(list_runs()) or [run for run in [demo_run()] if run]
+runs = with_model(list_runs()) or [run for run in [demo_run()] if run]
 if not runs:
     st.warning("There is no trained model yet: train one first, then come back here.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")

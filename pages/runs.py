@@ -1,7 +1,8 @@
 import streamlit as st
 
-from cifar_tf import compare
-from cifar_tf.runs import RunNotFound, delete_run, rename_run
+from cifar_tf.runs.store import RunNotFound, check_run_name, delete_run, rename_run
+from cifar_tf.views import comparison as compare
+from cifar_tf.views.formatting import escape_markdown
 from pages.common import list_runs, model_cache, runs_dir
 
 st.title("Runs")
@@ -89,19 +90,19 @@ if len(chosen) != 1:
     st.caption("Select exactly one run to rename, download or delete it.")
     st.stop()
 run = chosen[0]
-st.subheader(f"Manage “{compare.escape_markdown(run.name)}”")
+st.subheader(f"Manage “{escape_markdown(run.name)}”")
 rename_col, download_col, delete_col = st.columns(3, gap="large", border=True)
 
 with rename_col:
     typed = st.text_input("New name", value=run.name, key=f"rename_{run.id}")
-    new_name, problem = compare.check_run_name(typed)
+    new_name, problem = check_run_name(typed)
     if problem:
         st.caption(f":red[{problem}]")
     if st.button("Rename", icon=":material/edit:", disabled=bool(problem) or new_name == run.name):
         try:
             rename_run(run.id, new_name, runs_dir())
         except (RunNotFound, ValueError, OSError) as error:
-            st.error(f"Could not rename the run: {compare.escape_markdown(error)}")
+            st.error(f"Could not rename the run: {escape_markdown(error)}")
         else:
             st.session_state["runs_message"] = "Run renamed."
             st.rerun()
@@ -128,7 +129,7 @@ with delete_col:
             try:
                 delete_run(run.id, runs_dir())
             except (RunNotFound, ValueError, OSError) as error:
-                st.error(f"Could not delete the run: {compare.escape_markdown(error)}")
+                st.error(f"Could not delete the run: {escape_markdown(error)}")
             else:
                 st.session_state["runs_message"] = "Run deleted."
                 # A new table key clears its ticked rows, which would now point at other runs.

@@ -1,10 +1,13 @@
 import streamlit as st
 
-from cifar_tf import runs as runs_lib
-from cifar_tf import search as search_lib
-from cifar_tf import search_report as report
-from cifar_tf.search import OBJECTIVE, TUNER_LABELS
+from cifar_tf.models.registry import ARCHITECTURES
+from cifar_tf.runs import store as runs_store
+from cifar_tf.search import editor, process, results, store
+from cifar_tf.search import space as spaces
+from cifar_tf.search.space import OBJECTIVE, TUNER_LABELS
 from cifar_tf.validation import InvalidArgument
+from cifar_tf.views import search as report
+from cifar_tf.views.formatting import escape_markdown
 from pages.common import data_dir, run_manager, runs_dir
 
 TUNER_HELP = {
@@ -23,16 +26,16 @@ def launched():
     return []
 
 
-for process in list(launched()):
-    if process.poll() is not None:
-        launched().remove(process)
+for child in list(launched()):
+    if child.poll() is not None:
+        launched().remove(child)
 
 st.title("Hyperparameter search")
 st.caption("KerasTuner tries many settings for you. Each trial is a short training run, scored on "
            "validation images taken from the training set (the test set stays unseen), and saved like "
            "any other run. Train the best configuration fully when the search is done.")
 
-searches = search_lib.list_searches(runs_dir())
+searches = store.list_searches(runs_dir())
 
 
 # --- start a search ------------------------------------------------------------------------------
@@ -40,7 +43,7 @@ searches = search_lib.list_searches(runs_dir())
 def range_editor(name, spec, key):
     """Widgets for one hyperparameter's range; returns the edited spec."""
     if spec["type"] == "choice":
-        options = search_lib.CHOICES.get(name, spec["values"])
+        options = editor.CHOICES.get(name, spec["values"])
         values = st.multiselect(f"{name}: try these", options, default=spec["values"], key=f"{key}_values")
         return {"type": "choice", "values": [v for v in options if v in values]}
     number = dict(step=1) if spec["type"] == "int" else dict(format="%g", step=None)
@@ -57,11 +60,9 @@ def range_editor(name, spec, key):
 
 def custom_space():
     """The custom space from the widgets: an architecture, and the hyperparameters chosen to vary."""
-    from cifar_tf.architectures import ARCHITECTURES
-
     arch = st.selectbox("Architecture", list(ARCHITECTURES), key="search_arch",
                         format_func=lambda a: f"{a}: {ARCHITECTURES[a].description}")
-    ranges = {**search_lib.TRAINING_RANGES, **search_lib.architecture_ranges(arch)}
+    ranges = {**editor.TRAINING_RANGES, **editor.architecture_ranges(arch)}
     chosen = st.multiselect("Hyperparameters to vary", list(ranges), default=["lr", "optimizer"],
                             key=f"search_vary_{arch}",
                             help="The others keep their usual values (the Train page's defaults).")
@@ -73,10 +74,10 @@ def custom_space():
         with st.container(border=True):
             hyperparameters[name] = range_editor(name, ranges[name], key=f"search_{arch}_{name}")
     try:
-        return search_lib.check_space({"description": "A custom space.", "arch": arch,
+        return spaces.check_space({"description": "A custom space.", "arch": arch,
                                        "hyperparameters": hyperparameters, "tuner": "random", "epochs": 3})
     except InvalidArgument as problem:
-        st.error(f"Expected {problem.allowed}, got {problem.value!r}.")
+        st.error(escape_markdown(f"Expected {problem.allowed}, got {problem.value!r}."))
         return None
 
 
@@ -88,9 +89,9 @@ with st.expander("Start a new search", expanded=not searches, icon=":material/ad
     if choice == "custom":
         space = custom_space()
     else:
-        space = search_lib.load_space(choice)
+        space = spaces.load_space(choice)
         st.markdown(space["description"])
-        st.dataframe([{"hyperparameter": name, "values tried": search_lib.describe_range(spec)}
+        st.dataframe([{"hyperparameter": name, "values tried": editor.describe_range(spec)}
                       for name, spec in space["hyperparameters"].items()], hide_index=True, width="stretch")
 
     tuner = st.segmented_control("Tuner", list(TUNER_LABELS), format_func=TUNER_LABELS.get, required=True,
@@ -102,7 +103,7 @@ with st.expander("Start a new search", expanded=not searches, icon=":material/ad
     epochs = c2.number_input("Most epochs per trial" if tuner == "hyperband" else "Epochs per trial",
                              min_value=1, max_value=1000, step=1, key=f"search_epochs_{choice}",
                              value=space["epochs"] if space else 3)
-    rounds = search_lib.hyperband_rounds(epochs)
+    rounds = spaces.hyperband_rounds(epochs)
     per_iteration = sum(trials for trials, _ in rounds)
     # Keyed by the epochs too for Hyperband, whose default (one full iteration) follows them.
     trials_key = f"search_trials_{choice}_{tuner}" + (f"_{epochs}" if tuner == "hyperband" else "")
@@ -126,13 +127,13 @@ with st.expander("Start a new search", expanded=not searches, icon=":material/ad
                  disabled=space is None):
         try:
             with st.spinner("Checking the space…"):
-                created = search_lib.new_search(
+                created = store.new_search(
                     runs_dir(), tuner=tuner, space=space if choice == "custom" else choice,
                     max_trials=max_trials, epochs=epochs, train_limit=train_limit, val_size=val_size,
                     time_limit=minutes * 60, name=name or None, data_dir=data_dir())
-            launched().append(search_lib.start_process(created))
+            launched().append(process.start_process(created))
         except (InvalidArgument, ValueError, OSError) as problem:
-            st.error(f"Could not start the search: {problem}")
+            st.error(f"Could not start the search: {escape_markdown(problem)}")
         else:
             st.query_params["search"] = created.id
             st.rerun()
@@ -152,9 +153,9 @@ def running(found):
 @st.fragment(run_every=1.0 if running(searches) else None)
 def searches_section(timer_on):
     """The list, the comparison and the chosen search, redrawn every second while one runs."""
-    found = search_lib.list_searches(runs_dir())
-    runs = runs_lib.list_runs(runs_dir())[0]
-    trials = {search.id: search_lib.trials(search, runs) for search in found}
+    found = store.list_searches(runs_dir())
+    runs = runs_store.list_runs(runs_dir())[0]
+    trials = {search.id: results.trials(search, runs) for search in found}
     by_id = {search.id: search for search in found}
 
     st.subheader("Searches")
@@ -186,9 +187,9 @@ def searches_section(timer_on):
 def search_view(search, rows):
     record, budget = search.record, search.budget
     frame = report.trials_frame(search, rows)
-    best = search_lib.best_trial(search, rows)
+    best = results.best_trial(search, rows)
 
-    st.subheader(search.name)
+    st.subheader(escape_markdown(search.name))
     images = f"{budget['train_limit']:,}" if budget["train_limit"] else "all"
     st.caption(f"{TUNER_LABELS[record['tuner']]} over `{record['space_name']}` ({record['space']['arch']}); "
                f"up to {budget['max_trials']} trials, {budget['epochs']} epochs "
@@ -197,7 +198,7 @@ def search_view(search, rows):
     if search.status == "running":
         st.info("Running: the table and charts fill in as trials finish.", icon=":material/autorenew:")
     elif search.status == "failed":
-        st.error(f"Failed: {record.get('error')}")
+        st.error(f"Failed: {escape_markdown(record.get('error'))}")
     elif search.status in ("completed", "stopped"):
         st.success(f"{search.status.capitalize()}: {record.get('ended_by') or 'done'}.")
 
@@ -206,17 +207,17 @@ def search_view(search, rows):
     m1.metric("Trials finished", f"{done} / {budget['max_trials']}")
     m2.metric(f"Best {OBJECTIVE}", f"{best[OBJECTIVE]:.1%}" if best else "–")
     m3.metric("Best trial", best["trial"] if best else "–")
-    m4.metric("Search time", f"{search_lib.elapsed_seconds(search) / 60:.1f} min")
+    m4.metric("Search time", f"{process.elapsed_seconds(search) / 60:.1f} min")
 
     if search.status == "running":
         if st.button("Stop search", icon=":material/stop:", key=f"search_stop_{search.id}",
                      help="The current trial finishes its batch and is saved; the search ends."):
-            search_lib.request_stop(search)
+            process.request_stop(search)
             st.toast("Stopping: the current trial finishes its batch, evaluates and saves.")
-    elif search_lib.can_resume(search) and done < budget["max_trials"]:
+    elif process.can_resume(search) and done < budget["max_trials"]:
         if st.button("Resume search", icon=":material/play_arrow:", key=f"search_resume_{search.id}",
                      help="Continue from the finished trials; an interrupted trial runs again."):
-            launched().append(search_lib.start_process(search))
+            launched().append(process.start_process(search))
             st.rerun()
 
     if frame.empty:
@@ -273,10 +274,10 @@ def train_best(search, best):
                  key=f"search_train_best_{search.id}",
                  help="A normal run on every training image with these values, started on the Train page."):
         try:
-            config = search_lib.best_config(search, epochs=epochs)
-            run = run_manager(str(runs_dir())).submit(config, name=f"{search.name} · best (trial {best['trial']})")
+            config = results.best_config(search, epochs=epochs)
+            run = run_manager().submit(config, name=f"{search.name} · best (trial {best['trial']})")
         except (InvalidArgument, LookupError, ValueError, OSError) as problem:
-            st.error(f"Could not start the run: {problem}")
+            st.error(f"Could not start the run: {escape_markdown(problem)}")
         else:
             st.session_state[f"search_best_run_{search.id}"] = run.id
     if run_id := st.session_state.get(f"search_best_run_{search.id}"):

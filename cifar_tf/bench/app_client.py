@@ -1,0 +1,88 @@
+"""The app from outside, as a browser uses it: a real `streamlit run app.py` on a free 127.0.0.1 port,
+and a client that opens a page over the app's websocket the way a browser tab does.
+
+The client speaks Streamlit's wire format (its protobuf messages) and nothing else of Streamlit:
+it asks for a script run of one page and reads the server's messages until the run finishes, so
+the time it measures is the server's whole cost of a page view, without a browser drawing it.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+
+from ..settings import PROJECT_DIR
+
+SERVER_FLAGS = ("--server.headless", "true", "--browser.gatherUsageStats", "false",
+                "--server.fileWatcherType", "none")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def health_seconds(url, timeout=10):
+    """Seconds `/_stcore/health` took to answer "ok"; None if it did not within `timeout`."""
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=timeout) as reply:
+            return time.perf_counter() - started if reply.read().strip() == b"ok" else None
+    except OSError:
+        return None
+
+
+@contextmanager
+def streamlit_server(env=None, *, log_path=None, timeout=120):
+    """Start the app on 127.0.0.1; yield `(url, seconds until healthy, process)`; stop it."""
+    url = f"http://127.0.0.1:{free_port()}"
+    log = open(log_path or os.devnull, "w")
+    started = time.time()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+         "--server.port", url.rsplit(":", 1)[1], *SERVER_FLAGS],
+        cwd=PROJECT_DIR, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    try:
+        while health_seconds(url, timeout=2) is None:
+            if process.poll() is not None or time.time() - started > timeout:
+                raise RuntimeError(f"streamlit did not start (exit {process.poll()})")
+            time.sleep(0.1)
+        yield url, time.time() - started, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def open_page(url, page="", *, query="", timeout=120):
+    """Open `page` (its address, "" for Home) like a new browser tab: `(seconds, exceptions)`, the
+    time until the page's script run finished and how many exceptions the page showed."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+
+    done = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR)
+    started = time.perf_counter()
+    deadline = started + timeout
+    with connect(f"ws://{url.split('//', 1)[1]}/_stcore/stream", subprotocols=["streamlit"], origin=url,
+                 open_timeout=timeout, max_size=None) as websocket:
+        request = BackMsg()
+        request.rerun_script.query_string = query
+        request.rerun_script.page_name = page
+        websocket.send(request.SerializeToString())
+        exceptions = 0
+        while True:
+            message = ForwardMsg()
+            message.ParseFromString(websocket.recv(timeout=max(0.1, deadline - time.perf_counter())))
+            kind = message.WhichOneof("type")
+            if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+                exceptions += message.delta.new_element.WhichOneof("type") == "exception"
+            elif kind == "script_finished" and message.script_finished in done:
+                return time.perf_counter() - started, exceptions

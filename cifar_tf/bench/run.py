@@ -1,0 +1,125 @@
+"""The benchmark's parent: runs every section, each measurement in a child process, and the tables."""
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..hardware import device_summary
+from ..settings import PROJECT_DIR
+from ..training.presets import preset_config
+from .tables import render
+
+RESULT_TAG = "BENCH-RESULT "
+SECTIONS = ("throughput", "pipeline", "presets", "app")
+
+PLANS = {
+    "full": {
+        "archs": None,                      # all of them
+        "arch_steps": 200, "arch_warmup": 20, "arch_batch": 64,
+        "pipeline_images": 45000, "pipeline_rounds": 3,
+        # (label, preset, overrides): the device's settings of each preset.
+        "presets": [("fast", "fast", {}), ("fast10", "fast10", {})],
+        "predictions": 200,
+    },
+    "quick": {
+        "archs": ("simple_cnn", "fast_cnn", "resnet20"),
+        "arch_steps": 30, "arch_warmup": 5, "arch_batch": 64,
+        "pipeline_images": 8000, "pipeline_rounds": 4,
+        "presets": [("fast (quick: 20,000 images)", "fast", {"train_limit": 20000})],
+        "predictions": 50,
+    },
+}
+
+# --- the parent: runs the sections, prints and writes the tables --------------------------------
+
+def run_bench(*, quick=False, data_dir=None, cache_dir=None, sections=None, write=None, log=print, plan=None):
+    """Measure, print the tables, optionally write them as Markdown; return the results.
+
+    `plan` overrides parts of the full or quick plan (the tests use tiny ones)."""
+    plan = {**PLANS["quick" if quick else "full"], **(plan or {})}
+    sections = list(sections or SECTIONS)
+    results = {"machine": machine(), "quick": quick, "started": _now(), "sections": {}}
+    data = {"data_dir": str(data_dir) if data_dir else None, "cache_dir": str(cache_dir) if cache_dir else None}
+    started = time.time()
+    log(f"benchmark ({'quick' if quick else 'full'}) on {results['machine']['description']}")
+    if "throughput" in sections:
+        log("throughput of every architecture at its defaults...")
+        results["sections"]["throughput"] = worker("throughput", archs=plan["archs"], steps=plan["arch_steps"],
+                                                   warmup=plan["arch_warmup"], batch_size=plan["arch_batch"])
+    if "pipeline" in sections:
+        log("input pipelines side by side (simple_cnn, batch 64)...")
+        results["sections"]["pipeline"] = worker("pipeline", images=plan["pipeline_images"],
+                                                 rounds=plan["pipeline_rounds"], **data)
+    if "presets" in sections:
+        rows, measured = [], {}
+        for label, preset, overrides in plan["presets"]:
+            settings = preset_config(preset, val_size=0, **overrides).to_dict()
+            same = next((name for name, other in measured.items() if other == settings), None)
+            if same:  # on a GPU fast10 is fast: one measurement is enough
+                rows.append({"label": label, "skipped": f"the same settings as {same} on this device"})
+                continue
+            log(f"time to accuracy: {label}...")
+            rows.append(worker("preset", label=label, preset=preset, overrides=overrides, **data))
+            measured[label] = settings
+        results["sections"]["presets"] = rows
+    if "app" in sections:
+        log("the app: start-up and prediction latency...")
+        results["sections"]["app"] = {**worker("app_startup"), **worker("predict", count=plan["predictions"])}
+    results["seconds"] = round(time.time() - started, 1)
+    results["load_average"] = os.getloadavg()
+    text = render(results)
+    log(text)
+    if write:
+        path = Path(write)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+        log(f"written to {path}")
+    return results
+
+
+def worker(task, **kwargs):
+    """Run one measurement in a fresh Python process; return its result with its peak memory."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}  # `-m` from the project folder finds cifar_tf
+    with tempfile.TemporaryFile("w+") as out:
+        process = subprocess.Popen([sys.executable, "-m", "cifar_tf.bench", task, json.dumps(kwargs)],
+                                   stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_DIR)
+        if hasattr(os, "wait4"):  # the child's own resource usage, peak memory included
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+        else:
+            process.wait()
+            usage = None
+        out.seek(0)
+        lines = out.read().splitlines()
+    results = [json.loads(line[len(RESULT_TAG):]) for line in lines if line.startswith(RESULT_TAG)]
+    if process.returncode or not results:
+        tail = "\n".join(lines[-15:])
+        raise RuntimeError(f"benchmark task {task} failed (exit {process.returncode}):\n{tail}")
+    result = results[-1]
+    if isinstance(result, dict):
+        scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes there, KiB on Linux
+        result["peak_memory_mb"] = round(usage.ru_maxrss / scale) if usage else None
+    return result
+
+
+def machine():
+    summary = device_summary()
+    what = ", ".join(summary["gpus"]) if summary["gpus"] else f"{summary['cpu']}, {summary['cpu_count']} cores"
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    except (ValueError, OSError, AttributeError):
+        memory = None
+    return {**summary, "description": what + (f", {memory:.0f} GiB" if memory else ""),
+            "python": platform.python_version(), "host": socket.gethostname()}
+
+
+def _now():
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+

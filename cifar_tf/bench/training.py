@@ -1,0 +1,171 @@
+"""Training measurements, each run in a fresh process: throughput of every architecture, the input
+pipelines side by side, and a preset's time to accuracy."""
+import statistics
+import time
+
+from ..training.presets import preset_config
+from .tables import EPOCH_IMAGES, THRESHOLDS
+
+
+def task_throughput(archs=None, steps=200, warmup=20, batch_size=64):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from ..models.registry import ARCHITECTURES, build_model
+    from ..training.device import configure
+
+    device = configure()
+    rows = []
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (batch_size * 16, 32, 32, 3), dtype=np.uint8)
+    labels = tf.one_hot(rng.integers(0, 10, len(images)), 10)
+    data = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).cache().repeat()
+    for name in archs or ARCHITECTURES:
+        keras.utils.set_random_seed(0)
+        model = build_model(name)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
+                      jit_compile=device["xla"])
+        model.fit(data, steps_per_epoch=warmup, epochs=1, shuffle=False, verbose=0)
+        wall, cpu = time.time(), time.process_time()
+        model.fit(data, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
+        wall, cpu = time.time() - wall, time.process_time() - cpu
+        rate = steps * batch_size / wall
+        rows.append({"arch": name, "params": int(model.count_params()), "images_per_second": round(rate, 1),
+                     "epoch_seconds": round(EPOCH_IMAGES / rate, 2),
+                     "epoch_cpu_seconds": round(cpu * EPOCH_IMAGES / (steps * batch_size), 2)})
+        print(f"{name}: {rate:,.0f} images/s", flush=True)
+        keras.backend.clear_session()
+    return {"rows": rows, "steps": steps, "batch_size": batch_size, "device": device}
+
+
+def idg_iterator(x, y, batch_size=64, seed=0):
+    """Report 001's ImageDataGenerator, as it fed its model (for this comparison only)."""
+    from keras.src.legacy.preprocessing.image import ImageDataGenerator
+
+    generator = ImageDataGenerator(rotation_range=15, width_shift_range=0.1, height_shift_range=0.1,
+                                   shear_range=0.2, zoom_range=0.2, horizontal_flip=True)
+    return generator.flow(x.astype("float32"), y, batch_size=batch_size, shuffle=True, seed=seed)
+
+
+def task_pipeline(images=45000, rounds=3, data_dir=None, cache_dir=None, batch_size=64):
+    import warnings
+
+    import keras
+    import numpy as np
+
+    from ..data.augment import training_dataset
+    from ..models.registry import build_model
+    from ..training.device import configure
+
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+    warnings.filterwarnings("ignore", message=".*PyDataset.*")
+    device = configure()
+    x, y, synthetic = _training_images(images, data_dir, cache_dir)
+    onehot = np.eye(10, dtype="float32")[y]
+    feeds = {"idg": lambda: idg_iterator(x, onehot, batch_size),
+             "ours": lambda: training_dataset(x, y, batch_size=batch_size, augmentation="seed001"),
+             "none": lambda: training_dataset(x, y, batch_size=batch_size, augmentation="none")}
+    models = {}
+    for name in feeds:
+        keras.utils.set_random_seed(0)
+        models[name] = build_model("simple_cnn")
+        models[name].compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
+                             metrics=["accuracy"], jit_compile=device["xla"])
+        models[name].fit(feeds[name](), epochs=1, verbose=0)  # warm-up: tracing, first allocations
+    times = {name: [] for name in feeds}
+    for _ in range(rounds):
+        for name, feed in feeds.items():   # in turn: a change of load hits every pipeline alike
+            data = feed()
+            wall, cpu = time.time(), time.process_time()
+            models[name].fit(data, epochs=1, verbose=0)
+            times[name].append((time.time() - wall, time.process_time() - cpu))
+            print(f"{name}: {len(x) / times[name][-1][0]:,.0f} images/s", flush=True)
+    rows = []
+    for name, measured in times.items():
+        # The fastest epoch: on shared cores the slower ones measure the neighbours, not us.
+        wall = min(t[0] for t in measured)
+        cpu = statistics.median(t[1] for t in measured)
+        rows.append({"name": name, "images_per_second": round(len(x) / wall, 1),
+                     "epoch_seconds": round(wall * EPOCH_IMAGES / len(x), 2),
+                     "epoch_cpu_seconds": round(cpu * EPOCH_IMAGES / len(x), 2),
+                     "rates": [round(len(x) / t[0], 1) for t in measured]})
+    return {"rows": rows, "images": len(x), "rounds": rounds, "synthetic": synthetic, "device": device}
+
+
+def _training_images(count, data_dir, cache_dir):
+    import numpy as np
+
+    from ..data.cifar10 import DatasetNotFound, load_cifar10, stratified_subset
+
+    try:
+        data = load_cifar10(data_dir=data_dir, cache_dir=cache_dir)
+    except DatasetNotFound:
+        rng = np.random.default_rng(0)
+        return rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, count), True
+    x, y = data.x_train, np.asarray(data.y_train).reshape(-1)
+    if count < len(x):
+        x, y = stratified_subset(x, y, count, seed=0)
+    return np.asarray(x), np.asarray(y).reshape(-1), False
+
+
+def task_preset(label, preset="fast", overrides=None, data_dir=None, cache_dir=None):
+    """Train a preset (airbench recipe) on the training set, test accuracy after every epoch."""
+    import keras
+    import numpy as np
+
+    from ..data.cifar10 import DatasetNotFound, load_cifar10, stratified_subset
+    from ..models.registry import build_model
+    from ..training import airbench
+    from ..training.config import architecture_params
+    from ..training.device import configure
+
+    try:
+        data = load_cifar10(data_dir=data_dir, cache_dir=cache_dir)
+    except DatasetNotFound:
+        return {"label": label, "skipped": "CIFAR-10 not found: python -m cifar_tf data download"}
+    config = preset_config(preset, val_size=0, **(overrides or {})).validated()
+    if config.recipe != "airbench":
+        raise ValueError(f"preset {preset} does not use the airbench recipe")
+    x, y = data.x_train, np.asarray(data.y_train).reshape(-1)
+    if config.train_limit:
+        x, y = stratified_subset(x, y, config.train_limit, seed=config.seed)
+    x_test, y_test = data.x_test, np.asarray(data.y_test).reshape(-1)
+
+    def test_accuracy(level):
+        return float((airbench.predict_logits(model, x_test, level=level).argmax(1) == y_test).mean())
+
+    started_wall, started_cpu = time.time(), time.process_time()
+    device = configure(config.mixed_precision, config.xla)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config.arch, **architecture_params(config))
+    curve, paused = [], {"wall": 0.0, "cpu": 0.0}
+
+    class TestEveryEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            wall, cpu = time.time(), time.process_time()
+            accuracy = test_accuracy(0)
+            curve.append({"epoch": epoch + 1, "seconds": round(wall - started_wall - paused["wall"], 2),
+                          "accuracy": accuracy})
+            print(f"epoch {epoch + 1}: test accuracy {accuracy:.4f} at {curve[-1]['seconds']:.1f} s", flush=True)
+            paused["wall"] += time.time() - wall
+            paused["cpu"] += time.process_time() - cpu
+
+    airbench.fit(model, config, {"x_train": x, "y_train": y}, device=device, callbacks=[TestEveryEpoch()])
+    train_seconds = time.time() - started_wall - paused["wall"]
+    cpu_seconds = time.process_time() - started_cpu - paused["cpu"]
+    tta_started = time.time()
+    tta = test_accuracy(airbench.HYP["tta"]["level"])
+    curve.append({"epoch": config.epochs, "seconds": round(train_seconds + time.time() - tta_started, 2),
+                  "accuracy": tta, "tta": True})
+    plain = test_accuracy(0)
+    time_to = {}
+    for threshold in THRESHOLDS:
+        reached = [p["seconds"] for p in curve if p["accuracy"] >= threshold]
+        time_to[f"{threshold:.2f}"] = min(reached) if reached else None
+    widths = config.arch_params.get("widths", "default")
+    setup = (f"{config.arch} widths {','.join(map(str, widths)) if isinstance(widths, (tuple, list)) else widths}, "
+             f"{config.epochs} epochs, batch {config.batch_size}, {len(x):,} images, {device['precision']}")
+    return {"label": label, "setup": setup, "config": config.to_dict(), "device": device, "curve": curve,
+            "time_to": time_to, "final_accuracy": tta, "final_accuracy_no_tta": plain,
+            "train_seconds": round(train_seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}

@@ -1,0 +1,130 @@
+"""`archs`, `train` and the `worker` the run manager starts."""
+from ..validation import InvalidArgument
+from .common import command, data_flags, print_json, runs_flag, table
+
+
+def cmd_archs(args):
+    from ..models.registry import ARCHITECTURES, count_params
+
+    rows = [{"name": name, "params": count_params(name), "description": arch.description,
+             "source": arch.source} for name, arch in ARCHITECTURES.items()]
+    if args.json:
+        return print_json(rows)
+    for row in rows:
+        row["params"] = f"{row['params']:,}"
+    print(table(rows, ["name", "params", "description"]))
+
+
+# --- training -----------------------------------------------------------------------------------
+
+TRAIN_FLAGS = {  # flag → (TrainConfig field, help)
+    "--arch": ("arch", "architecture (see `archs`)"),
+    "--epochs": ("epochs", "epochs to train"),
+    "--batch-size": ("batch_size", "images per batch"),
+    "--optimizer": ("optimizer", "sgd, adam, adamw or rmsprop"),
+    "--lr": ("lr", "peak learning rate"),
+    "--momentum": ("momentum", "momentum of SGD and RMSprop"),
+    "--nesterov": ("nesterov", "Nesterov momentum for SGD (true/false)"),
+    "--schedule": ("schedule", "constant, step, exponential, cosine or onecycle"),
+    "--warmup-epochs": ("warmup_epochs", "linear warm-up (cosine, onecycle)"),
+    "--decay-every": ("decay_every", "epochs per decay (step, exponential)"),
+    "--decay-factor": ("decay_factor", "learning-rate factor per decay (step, exponential)"),
+    "--weight-decay": ("weight_decay", "decoupled weight decay"),
+    "--dropout": ("dropout", "dropout rate of the architecture"),
+    "--label-smoothing": ("label_smoothing", "label smoothing"),
+    "--augment": ("augment", "augmentation: none, flip, standard, strong, seed001 or settings "
+                             "like flip,crop=4,rotation=15,cutout=8"),
+    "--sam-rho": ("sam_rho", "SAM neighbourhood radius; 0 trains without SAM"),
+    "--fine-tune-epochs": ("fine_tune_epochs", "pretrained bases: epochs of fine-tuning after the frozen phase"),
+    "--fine-tune-lr-factor": ("fine_tune_lr_factor", "learning-rate factor for fine-tuning"),
+    "--early-stopping": ("early_stopping", "patience in epochs on validation accuracy; 0 is off"),
+    "--train-limit": ("train_limit", "train on a stratified subset of this many images; 0 is all"),
+    "--val-size": ("val_size", "validation images taken from the training set"),
+    "--seed": ("seed", "random seed"),
+    "--mixed-precision": ("mixed_precision", "auto, off, bf16 or fp16"),
+    "--xla": ("xla", "auto, on or off"),
+    "--log-every": ("log_every", "batches between two live step records"),
+    "--recipe": ("recipe", "keras (fit with the settings above) or airbench (the fast preset's own train step)"),
+}
+
+
+def config_from_args(args):
+    from ..training.config import TrainConfig
+    from ..training.presets import preset_config
+
+    values = {}
+    for flag, (field, _) in TRAIN_FLAGS.items():
+        value = getattr(args, field)
+        if value is not None:
+            values[field] = value
+    if args.arch_param:
+        values["arch_params"] = parse_key_values(args.arch_param, "arch-param")
+    if args.preset:
+        preset = preset_config(args.preset)
+        if "arch_params" in values and "arch" not in values:
+            values["arch_params"] = {**preset.arch_params, **values["arch_params"]}
+        return preset_config(args.preset, **values).validated()
+    return TrainConfig(**values).validated()
+
+
+def parse_key_values(items, flag):
+    from ..training.config import parse_value
+
+    params = {}
+    for item in items:
+        if "=" not in item:
+            raise InvalidArgument(flag, item, "KEY=VALUE, e.g. depth=4")
+        key, value = item.split("=", 1)
+        params[key.strip()] = parse_value(value)
+    return params
+
+
+def cmd_train(args):
+    from ..data.cifar10 import find_dataset
+    from ..training.config import check_config
+
+    # The cheap checks first: a typo is refused before TensorFlow loads and a missing dataset
+    # before a run folder is made; train() checks the architecture's values before it makes one.
+    config = check_config(config_from_args(args), build=False)
+    find_dataset(args.data_dir, args.cache_dir)
+    from ..training.run import train
+
+    run = train(config, runs_dir=args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir,
+                name=args.name)
+    metrics = run.record["metrics"]
+    if args.json:
+        return print_json(run.record)
+    print(f"run {run.id} {run.status}: test accuracy {metrics['test_accuracy']:.4f}, "
+          f"weighted F1 {metrics['weighted_f1']:.4f}, {metrics['train_seconds']:.1f} s of training")
+    print(f"saved in {run.path}")
+
+
+
+
+def cmd_worker(args):
+    from ..training.worker import run_worker
+
+    return run_worker(args.run_path)
+
+
+
+def add_commands(commands):
+    archs = command(commands, "archs", cmd_archs, "list the architectures with their parameter counts")
+    archs.add_argument("--json", action="store_true")
+
+    train = command(commands, "train", cmd_train, "train a network and save the run")
+    train.add_argument("--preset", help="a named recipe (seed001, seed002, fast, transfer, quick); "
+                                        "flags override it")
+    for flag, (field, help_text) in TRAIN_FLAGS.items():
+        train.add_argument(flag, dest=field, metavar=field.upper(), help=help_text)
+    train.add_argument("--arch-param", action="append", metavar="KEY=VALUE",
+                       help="an architecture hyperparameter, e.g. depth=4 (repeatable)")
+    train.add_argument("--name", help="a display name for the run")
+    train.add_argument("--json", action="store_true", help="print run.json at the end")
+    data_flags(train)
+    runs_flag(train)
+
+    # Started by the app's run manager; not for people.
+    worker = commands.add_parser("worker")
+    worker.set_defaults(handler=cmd_worker)
+    worker.add_argument("run_path")

@@ -1,0 +1,47 @@
+"""What this machine has to train on, read without importing TensorFlow (for pages and defaults)."""
+import functools
+import os
+import platform
+import shutil
+import subprocess
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_supports_bf16():
+    """AVX-512 BF16 or AMX: bfloat16 matrix work runs natively on this CPU."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+@functools.lru_cache(maxsize=1)
+def gpu_names():
+    """GPU names from nvidia-smi, without importing TensorFlow (empty when there is none); asked once
+    per process, since the GPUs do not change while it runs."""
+    if not shutil.which("nvidia-smi"):
+        return ()
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=5, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(line.strip() for line in out.splitlines() if line.strip())
+
+
+def device_summary():
+    gpus = gpu_names()
+    return {"kind": "gpu" if gpus else "cpu", "gpus": list(gpus), "cpu": cpu_name(),
+            "cpu_count": os.cpu_count() or 1, "bf16": cpu_supports_bf16()}

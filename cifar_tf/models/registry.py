@@ -1,0 +1,137 @@
+"""The architectures a run can train, by name: what each is, where it comes from, its hyperparameters.
+
+The registry imports neither Keras nor TensorFlow: a builder's module is imported when a model is
+first built, and its keyword defaults are read from the builder's source. So listing the
+architectures and their hyperparameters (the Train and Search pages, `python -m cifar_tf archs`)
+costs milliseconds, and only building a model pays for TensorFlow.
+
+    model = build_model("resnet20", blocks_per_stage=2)
+    ARCHITECTURES["vgg16"].defaults   # {'width': 64, ...}
+"""
+import ast
+import functools
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import NUM_CLASSES
+from ..validation import InvalidArgument, check_choice
+
+_PACKAGE = __name__.rsplit(".", 1)[0]
+NOT_EDITABLE = ("num_classes", "name")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    module: str          # the module of cifar_tf.models holding the builder
+    description: str     # one line
+    source: str          # paper / report / example it comes from
+
+    def build(self, **hyperparameters):
+        builder = getattr(importlib.import_module(f"{_PACKAGE}.{self.module}"), self.name)
+        return builder(**hyperparameters)
+
+    @property
+    def defaults(self):
+        """The builder's keyword defaults (literal values only), read from its source."""
+        return dict(_keyword_defaults(self.module, self.name))
+
+
+@functools.cache
+def _keyword_defaults(module, function):
+    tree = ast.parse((Path(__file__).parent / f"{module}.py").read_text(encoding="utf-8"))
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
+    defaults = {}
+    for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults):
+        if default is None:
+            continue
+        if isinstance(default, ast.Name) and default.id in _CONSTANTS:
+            defaults[arg.arg] = _CONSTANTS[default.id]
+            continue
+        try:
+            defaults[arg.arg] = ast.literal_eval(default)
+        except ValueError:
+            raise TypeError(f"the default of {function}({arg.arg}=...) must be a literal, so that the "
+                            "registry can read it without importing TensorFlow") from None
+    return tuple(defaults.items())
+
+
+_CONSTANTS = {"NUM_CLASSES": NUM_CLASSES}   # the one name a builder's default may use
+
+
+ARCHITECTURES = {arch.name: arch for arch in (
+    Architecture("simple_cnn", "builders",
+                 "Three-conv BN/ReLU CNN with a Dense 64 layer (about 0.12M parameters).",
+                 "Report 001 (baseline CNN, Keras Tuner search over filters and dense units)"),
+    Architecture("deep_cnn", "builders",
+                 "VGG-style blocks of two 3x3 convs with max-pool and dropout.",
+                 "Report 001 (deeper CNN with dropout)"),
+    Architecture("resnet_style", "builders",
+                 "Residual stages with projection shortcuts, GAP, Dense head, dropout and L2.",
+                 "Report 002 (residual network)"),
+    Architecture("concat_cnn", "builders",
+                 "Blocks of concatenated conv pairs between max-pools, two Dense layers with dropout.",
+                 "Report 004 (concatenation CNN)"),
+    Architecture("fast_cnn", "builders",
+                 "airbench94: whitening conv, three conv blocks (GELU, or ReLU on a CPU), "
+                 "identity-initialised convs.",
+                 "Keller Jordan, airbench94 (github.com/KellerJordan/cifar10-airbench)"),
+    Architecture("resnet20", "builders",
+                 "CIFAR ResNet-20 (6n+2 layers, 16/32/64 filters, parameter-free shortcuts).",
+                 "He et al. 2016, Deep Residual Learning for Image Recognition, section 4.2"),
+    Architecture("resnet18", "builders",
+                 "ResNet-18 adapted to 32x32 inputs (3x3 stem, no max-pool).",
+                 "He et al. 2016; CIFAR variant as in kuangliu/pytorch-cifar"),
+    Architecture("vgg16", "builders",
+                 "VGG-16 (configuration D) with BatchNorm for 32x32 inputs.",
+                 "Simonyan & Zisserman 2015; CIFAR variant as in kuangliu/pytorch-cifar"),
+    Architecture("vgg19", "builders",
+                 "VGG-19 (configuration E) with BatchNorm for 32x32 inputs.",
+                 "Simonyan & Zisserman 2015; CIFAR variant as in kuangliu/pytorch-cifar"),
+    Architecture("mobilenetv2", "applications",
+                 "keras.applications MobileNetV2 base (optionally ImageNet weights) + Dense head.",
+                 "Sandler et al. 2018; keras.applications.MobileNetV2"),
+    Architecture("resnet50", "applications",
+                 "keras.applications ResNet50 base (optionally ImageNet weights) + Dense head.",
+                 "He et al. 2016; keras.applications.ResNet50"),
+    Architecture("densenet121", "applications",
+                 "keras.applications DenseNet121 base (optionally ImageNet weights) + Dense head.",
+                 "Huang et al. 2017; keras.applications.DenseNet121"),
+)}
+
+
+def get_architecture(name):
+    """The registered Architecture called `name`."""
+    check_choice("arch", name, tuple(ARCHITECTURES))
+    return ARCHITECTURES[name]
+
+
+def check_hyperparameter_names(name, hyperparameters):
+    """Refuse a hyperparameter the builder of `name` does not take (no TensorFlow needed)."""
+    arch = get_architecture(name)
+    for key in hyperparameters:
+        if key not in arch.defaults:
+            raise InvalidArgument("arch_params", key,
+                                  f"a hyperparameter of {name}: " + ", ".join(editable_hyperparameters(name)))
+
+
+def build_model(name, **hyperparameters):
+    """Build architecture `name`; unknown hyperparameters raise InvalidArgument."""
+    check_hyperparameter_names(name, hyperparameters)
+    return get_architecture(name).build(**hyperparameters)
+
+
+def count_params(name, **hyperparameters):
+    """Number of parameters (trainable and not) of architecture `name` so configured."""
+    return int(build_model(name, **hyperparameters).count_params())
+
+
+def editable_hyperparameters(name):
+    """The hyperparameters a user may set for `name`, with their defaults (not num_classes or name)."""
+    return {key: value for key, value in get_architecture(name).defaults.items() if key not in NOT_EDITABLE}
+
+
+def pretrained(name):
+    """Whether `name` has a pretrained base that a run can freeze, then fine-tune."""
+    return "freeze_base" in get_architecture(name).defaults

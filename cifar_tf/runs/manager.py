@@ -1,0 +1,189 @@
+"""Starts runs as separate worker processes, caps how many run at once, and queues the rest.
+
+The queue lives on disk: a submitted run is a folder with status `queued`, and whichever manager
+finds a free slot starts the oldest one as `python -m cifar_tf worker RUN_FOLDER`. Several app
+sessions, or two app servers over one runs folder, therefore share one queue, and queued runs
+left behind by a restarted server are started by the next one. A file lock keeps two managers
+from starting the same run.
+
+The manager is also the one that writes down what reading a folder only shows: a running run
+whose worker is gone is recorded as failed, and a stop that is not obeyed is enforced with
+SIGTERM, then SIGKILL, whichever manager started the run.
+"""
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+from .. import settings
+from ..hardware import gpu_names
+from . import store
+from .liveness import is_worker_of, on_this_host
+
+LOCK_FILE = ".queue.lock"
+WORKER_LOG = "worker.log"
+STOP_GRACE_S = 60  # a stop request finishes the batch, evaluates and saves; then we insist
+
+
+def queue_order(run):
+    """Oldest first; `created_ns` breaks ties between runs queued within the same second."""
+    return (str(run.record.get("created_at") or ""), run.record.get("created_ns") or 0)
+
+
+def default_max_concurrent():
+    """`$CIFAR_TF_MAX_RUNS`, else one run per GPU, else one on a CPU."""
+    return settings.max_runs() or max(1, len(gpu_names()))
+
+
+class RunManager:
+    def __init__(self, runs_dir=None, *, max_concurrent=None, data_dir=None, poll_every=1.0):
+        self.runs_dir = store.resolve_runs_dir(runs_dir)
+        self.max_concurrent = max_concurrent or default_max_concurrent()
+        self.data_dir = data_dir
+        self._processes = {}  # run id → Popen, for runs this manager started
+        self._lock = threading.Lock()
+        self._stopping = {}   # run id → time a stop was requested
+        self._poll_every = poll_every
+        self._thread = None
+
+    # --- what pages call ---------------------------------------------------------------------
+
+    def submit(self, config, *, name=None, tags=None, data_dir=None):
+        """Queue a run and start it at once if a slot is free. `config` is a TrainConfig: it is
+        checked completely first, so a refused submission leaves nothing behind."""
+        config = config.checked()
+        tags = dict(tags or {})
+        if data_dir or self.data_dir:
+            tags.setdefault("data_dir", str(data_dir or self.data_dir))
+        run = store.create_run(self.runs_dir, arch=config.arch, config=config.to_dict(), name=name,
+                               status="queued", tags=tags)
+        self.poll()
+        return store.load_run(run.id, self.runs_dir)
+
+    def stop(self, run_id):
+        """Ask a run to stop: a queued one never starts, a running one finishes its batch and saves."""
+        with self._queue_lock():
+            run = store.load_run(run_id, self.runs_dir)
+            if run.status == "queued":
+                run.finish("stopped", error="stopped before it started")
+                return run
+        if run.status == "running":
+            run.request_stop()
+            self._stopping.setdefault(run_id, time.time())
+        return run
+
+    def queue(self):
+        """Queued runs, oldest first: position 1 starts next."""
+        found, _ = store.list_runs(self.runs_dir)
+        return sorted((r for r in found if r.status == "queued"), key=queue_order)
+
+    def queue_position(self, run_id):
+        ids = [run.id for run in self.queue()]
+        return ids.index(run_id) + 1 if run_id in ids else None
+
+    def running(self):
+        found, _ = store.list_runs(self.runs_dir)
+        return [r for r in found if r.status == "running"]
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def poll(self):
+        """Reap finished workers, record dead ones, enforce overdue stops, start queued runs."""
+        with self._lock:
+            for run_id, process in list(self._processes.items()):
+                if process.poll() is not None:
+                    del self._processes[run_id]
+            with self._queue_lock():
+                found, _ = store.list_runs(self.runs_dir)
+                for run in found:
+                    if run.dead_reason:
+                        self._record_dead(run)
+                self._enforce_stops({run.id: run for run in found})
+                running = sum(r.status == "running" for r in found)
+                queued = sorted((r for r in found if r.status == "queued"), key=queue_order)
+                for run in queued[:max(0, self.max_concurrent - running)]:
+                    self._launch(run)
+
+    def start_background(self):
+        """Poll every second from a daemon thread, so queued runs start with nobody watching."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, daemon=True, name="run-manager")
+            self._thread.start()
+        return self
+
+    def _loop(self):
+        while True:
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - a bad folder must not end the queue for everyone
+                pass
+            time.sleep(self._poll_every)
+
+    def _launch(self, run):
+        try:
+            process = spawn(["worker", str(run.path.resolve())], run.file(WORKER_LOG))
+        except OSError as error:
+            run.finish("failed", error=f"could not start the training process: {error}")
+            return
+        self._processes[run.id] = process
+        # Marked running with the worker's pid at once, so no other manager starts it too.
+        run.start()
+        run.update(pid=process.pid)
+
+    def _record_dead(self, run):
+        """Write down that a run's worker is gone; a frozen one on this machine is ended first,
+        so that a run recorded as failed never comes back to life."""
+        self._signal(run, signal.SIGKILL)
+        try:
+            run.save()
+        except OSError:
+            pass  # a read-only folder still lists correctly
+
+    def _enforce_stops(self, runs):
+        for run_id, asked in list(self._stopping.items()):
+            run = runs.get(run_id)
+            if run is None or run.status != "running":
+                del self._stopping[run_id]
+                continue
+            overdue = time.time() - asked
+            if overdue > STOP_GRACE_S:
+                self._signal(run, signal.SIGTERM if overdue < 2 * STOP_GRACE_S else signal.SIGKILL)
+
+    def _signal(self, run, signum):
+        """Send `signum` to the run's worker, whichever manager started it, if it runs here."""
+        process = self._processes.get(run.id)
+        if process is not None:
+            if process.poll() is None:
+                process.send_signal(signum)
+            return
+        pid = run.record.get("pid")
+        if on_this_host(run) and isinstance(pid, int) and pid > 0 and is_worker_of(pid, run):
+            try:
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    @contextmanager
+    def _queue_lock(self):
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.runs_dir / LOCK_FILE, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def spawn(arguments, log_path, env=None):
+    """Start `python -m cifar_tf ARGUMENTS...` in its own session, its output appended to `log_path`."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cifar_tf", *arguments],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=str(settings.PROJECT_DIR),
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(env or {})},
+            start_new_session=True)  # it outlives a closed tab and a restarted server

@@ -1,0 +1,184 @@
+"""Search folders: a search lives in `<runs_dir>/.searches/<id>/` (hidden, so run listings skip it):
+
+    search.json   tuner, space, budget, status, pid, times, best trial
+    tuner/        KerasTuner's own project: the oracle's state and one trial.json per trial
+    STOP          asks the search to stop; search.log holds a background search's output
+
+Every trial is trained by `train()` into an ordinary run folder tagged
+`{"search": id, "trial": trial_id}`. This module imports neither TensorFlow nor KerasTuner, so
+the app lists searches instantly. Reading never writes: a running search whose process is gone
+is shown as failed, and can be resumed.
+"""
+import json
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import settings
+from ..runs import store as runs_store
+from ..runs.files import now
+from ..validation import check_choice, check_float, check_int
+from .space import TUNER_LABELS, TUNERS, check_space_values, load_space, space_label
+
+SEARCHES_DIR = ".searches"
+SEARCH_FILE = "search.json"
+PROJECT_DIR = "tuner"        # KerasTuner's project folder inside the search folder
+LOG_FILE = "search.log"
+
+
+class SearchNotFound(LookupError):
+    pass
+
+
+@dataclass
+class Search(runs_store.WorkerFolder):
+    """A search folder and its record: a worker's bookkeeping (status, pid, heartbeat, STOP) in search.json."""
+    RECORD_FILE = SEARCH_FILE
+
+    @property
+    def project_dir(self):
+        return self.path / PROJECT_DIR
+
+    @property
+    def runs_dir(self):
+        return self.path.parent.parent
+
+    @property
+    def space(self):
+        return self.record["space"]
+
+    @property
+    def budget(self):
+        return self.record["budget"]
+
+
+def searches_dir(runs_dir=None):
+    return runs_store.resolve_runs_dir(runs_dir) / SEARCHES_DIR
+
+
+def check_budget(*, max_trials, epochs, train_limit=0, val_size=5000, time_limit=0):
+    """The budget of a search, checked: trials, epochs per trial (Hyperband: at most), data, seconds."""
+    return {"max_trials": check_int("max_trials", max_trials, low=1, high=100000),
+            "epochs": check_int("epochs", epochs, low=1, high=1000),
+            "train_limit": check_int("train_limit", train_limit, low=0),
+            # Trials are scored on validation images from the training set, never the test set.
+            "val_size": check_int("val_size", val_size, low=1),
+            "time_limit": check_float("time_limit", time_limit, low=0)}
+
+
+def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, train_limit=0,
+               val_size=5000, time_limit=0, name=None, data_dir=None, search_id=None, workers=None,
+               check_values=True):
+    """Create a search folder (status queued) and return it; nothing is trained yet.
+
+    `workers` trials run at once (default: as many as runs, one per GPU, see the run manager).
+    """
+    from ..runs.manager import default_max_concurrent
+
+    label = space_label(space)
+    space = load_space(space)
+    tuner = check_choice("tuner", tuner or space["tuner"], TUNERS)
+    budget = check_budget(max_trials=max_trials, epochs=epochs or space["epochs"], train_limit=train_limit,
+                          val_size=val_size, time_limit=time_limit)
+    workers = check_int("workers", workers or default_max_concurrent(), low=1, high=64)
+    search_id = runs_store.check_run_id(search_id) if search_id else runs_store.new_run_id()
+    if check_values:
+        check_space_values(space, budget)
+    folder = searches_dir(runs_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / search_id
+    path.mkdir()  # fails if it exists: another process created this search first
+    created = now()
+    record = {
+        "id": search_id, "name": runs_store.clean_name(name) or f"{TUNER_LABELS[tuner]} · {label}",
+        "tuner": tuner, "space_name": label, "space": space, "budget": budget,
+        "data_dir": str(data_dir) if data_dir else None, "workers": workers,
+        "seed": 1 + secrets.randbelow(9999),  # KerasTuner's oracles read 0 as "pick one"
+        "status": "queued", "created_at": created, "started_at": None, "finished_at": None,
+        "updated_at": created, "elapsed_s": 0.0, "ended_by": None, "best": None, "error": None,
+        "pid": None, "host": socket.gethostname(),
+    }
+    search = Search(path, record)
+    search.save()
+    return search
+
+
+def read_search(path):
+    """Read one search folder; a running search whose process is gone is reported as failed."""
+    path = Path(path)
+    try:
+        record = json.loads((path / SEARCH_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SearchNotFound(f"{path.name}: not a search (no {SEARCH_FILE})") from None
+    except (OSError, ValueError) as error:
+        raise SearchNotFound(f"{path.name}: {SEARCH_FILE} is unreadable ({error})") from None
+    if not isinstance(record, dict) or record.get("status") not in runs_store.STATUSES:
+        raise SearchNotFound(f"{path.name}: {SEARCH_FILE} has no valid status")
+    search = runs_store.mark_if_dead(Search(path, record))  # the same test as for a run's worker
+    if search.dead_reason:
+        search.record["error"] = ("the search process ended or stopped answering before the search "
+                                  "finished (killed or crashed); resume it to continue")
+    return search
+
+
+def load_search(search_id, runs_dir=None):
+    path = searches_dir(runs_dir) / runs_store.check_run_id(search_id)
+    if not path.is_dir():
+        raise SearchNotFound(f"no search {search_id!r} in {searches_dir(runs_dir)}")
+    return read_search(path)
+
+
+def list_searches(runs_dir=None):
+    """Every readable search, newest first."""
+    folder = searches_dir(runs_dir)
+    found = []
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.is_dir() and not path.name.startswith("."):
+                try:
+                    found.append(read_search(path))
+                except SearchNotFound:
+                    pass  # a search being created by another process right now
+    return sorted(found, key=lambda s: str(s.record.get("created_at") or ""), reverse=True)
+
+
+def difference(search, *, tuner=None, space=None, **budget):
+    """How `search` differs from the settings given (None: not given), or None if it does not."""
+    record = search.record
+    if tuner is not None and tuner != record["tuner"]:
+        return f"tuner {record['tuner']}, not {tuner}"
+    if space is not None and space != record["space"]:
+        return f"a different space ({record['space_name']})"
+    for key, value in budget.items():
+        if value is not None and value != record["budget"].get(key):
+            return f"{key} {record['budget'].get(key)}, not {value}"
+    return None
+
+
+def create_or_join(runs_dir, search_id, create, wait_s=60):
+    """The search `search_id`, made by `create()` unless another process made it first.
+
+    Every machine of a distributed search may run the same command: the first creates the
+    folder, the others wait for its search.json and join.
+    """
+    path = searches_dir(runs_dir) / runs_store.check_run_id(search_id)
+    if not path.exists():
+        try:
+            return create()
+        except FileExistsError:
+            pass
+    deadline = time.time() + wait_s
+    while True:
+        try:
+            return read_search(path)
+        except SearchNotFound:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def role():
+    """'chief', 'worker' or 'local': this process's part in KerasTuner's distributed mode."""
+    return settings.tuner_role()

@@ -1,0 +1,86 @@
+"""Every setting the lab takes from the environment, and its default folders: read here only.
+
+| variable | what it sets | default |
+|---|---|---|
+| `CIFAR10_DIR` | a CIFAR-10 copy: `cifar-10-batches-py/` or the folder holding it | none: the caches are searched |
+| `CIFAR_TF_CACHE` | the lab's download cache | `~/.cache/cifar_tf` |
+| `KERAS_HOME` | Keras' own cache (its datasets, pretrained weights) | `~/.keras` |
+| `CIFAR10_URL`, `CIFAR10_MD5` | the archive `data download` fetches, and its checksum | the official archive |
+| `CIFAR_TF_RUNS_DIR` | the runs folder | the project's `models/` |
+| `CIFAR_TF_MAX_RUNS` | runs that train at once | one per GPU, one on a CPU |
+| `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`, `KERASTUNER_TUNER_ID` | KerasTuner's distributed mode | off |
+| `TF_ENABLE_ONEDNN_OPTS` | TensorFlow's oneDNN kernels (read only to report them) | on |
+
+Each function reads the environment when it is called, not at import, so a test or a command
+that sets a variable is obeyed at once.
+"""
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_RUNS_DIR = PROJECT_DIR / "models"    # where the shipped demo run lives too
+DEFAULT_CACHE_DIR = Path("~/.cache/cifar_tf")
+
+DATASET_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+DATASET_MD5 = "c58f30108f718f92721af3b95e74349a"
+
+
+def _env(name):
+    """The variable's value, or None when it is unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def data_dir():
+    """`$CIFAR10_DIR`, or None to search the caches."""
+    value = _env("CIFAR10_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def cache_dir():
+    return Path(_env("CIFAR_TF_CACHE") or DEFAULT_CACHE_DIR).expanduser()
+
+
+def keras_home():
+    """`$KERAS_HOME` as given, or None (Keras' own default, ~/.keras)."""
+    value = _env("KERAS_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def keras_datasets_dir():
+    return (keras_home() or Path("~/.keras").expanduser()) / "datasets"
+
+
+def dataset_url():
+    return _env("CIFAR10_URL") or DATASET_URL
+
+
+def dataset_md5():
+    return (_env("CIFAR10_MD5") or DATASET_MD5).lower()
+
+
+def runs_dir(given=None):
+    """The runs folder: `given` if any, else `$CIFAR_TF_RUNS_DIR`, else the project's models/."""
+    value = given or _env("CIFAR_TF_RUNS_DIR")
+    return Path(value).expanduser() if value else DEFAULT_RUNS_DIR
+
+
+def max_runs():
+    """`$CIFAR_TF_MAX_RUNS` as a positive integer, or None when unset or not one."""
+    value = _env("CIFAR_TF_MAX_RUNS")
+    return int(value) if value and value.isdigit() and int(value) > 0 else None
+
+
+def tuner_role():
+    """'chief', 'worker' or 'local', from KerasTuner's distributed-mode variables."""
+    if _env("KERASTUNER_ORACLE_IP") is None:
+        return "local"
+    return "chief" if "chief" in (_env("KERASTUNER_TUNER_ID") or "") else "worker"
+
+
+def tuner_oracle_address():
+    return f"{_env('KERASTUNER_ORACLE_IP')}:{_env('KERASTUNER_ORACLE_PORT')}"
+
+
+def onednn_enabled():
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"

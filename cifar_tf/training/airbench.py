@@ -1,0 +1,381 @@
+"""airbench94 in Keras 3: the fastest published CIFAR-10 recipe, ported part by part.
+
+Keller Jordan, "94% on CIFAR-10 in 3.29 seconds on a single GPU" (arXiv 2404.00498), file
+legacy/airbench94.py of github.com/KellerJordan/cifar10-airbench. The network is
+`architectures.fast_cnn`; this module adds what makes it train fast:
+
+- a 2x2 whitening convolution set from the data and frozen (its bias trains for 3 epochs);
+- Nesterov SGD on the *summed*, label-smoothed loss, coupled L2, a 64x rate on BatchNorm biases;
+- a linear warm-up then linear decay; alternating flips and 2-pixel reflect translation;
+- lookahead: every 5 steps the weights (BatchNorm statistics included) are pulled towards an
+  exponential average, and the net ends on the average;
+- test-time augmentation over mirrors and 1-pixel shifts.
+
+`python -m cifar_tf train --preset fast` (and the Train page's fast preset) set
+`recipe="airbench"`, and `train()` uses `plan`, `fit` and `test_probabilities` here: the same run
+life, live metrics, stop requests and saved run as any other. The saved model.keras stays a plain
+functional model.
+"""
+import math
+
+import keras
+import numpy as np
+
+# airbench94's hyperparameters, in its own terms. `lr` and `weight_decay` of the fast preset are
+# derived from these (see `sgd_hyperparameters`); the rest are the recipe's fixed parts.
+HYP = {
+    "opt": {
+        "epochs": 10,                   # airbench: 9.9
+        "batch_size": 1024,
+        "lr": 11.5,                     # per 1024 examples, decoupled from the momentum
+        "momentum": 0.85,
+        "weight_decay": 0.0153,         # per 1024 examples, decoupled from the learning rate
+        "bias_scaler": 64.0,            # BatchNorm biases learn 64x faster (and decay no faster)
+        "label_smoothing": 0.2,
+        "whiten_bias_epochs": 3,        # the whitening bias trains this long, then freezes
+        "warmup": 0.23,                 # share of the steps spent rising (warmup_epochs / epochs)...
+        "lr_start": 0.2,                # ...from 0.2x the peak rate...
+        "lr_end": 0.07,                 # ...and falling to 0.07x at the end
+    },
+    "aug": {"flip": True, "translate": 2},
+    "net": {"widths": (64, 256, 256), "whiten_eps": 5e-4, "whiten_images": 5000},
+    "lookahead": {"every": 5, "decay": 0.95 ** 5},   # decay x (step / total)^3, so late steps weigh most
+    "tta": {"level": 2, "batch_size": 500},          # 0 none, 1 mirror, 2 mirror and 1-px shifts
+}
+
+
+def sgd_hyperparameters(momentum=HYP["opt"]["momentum"]):
+    """airbench's decoupled lr and weight decay as what the Keras optimizer and TrainConfig take.
+
+    airbench divides its rates by 1024 (1 + 1 / (1 - momentum)), the size of a Nesterov step on
+    constant per-example gradients: lr = 1.465e-3 on the summed loss. Its L2 then shrinks every
+    weight by 0.002 per step of 1024 images; written as an L2 coefficient on the *mean* loss that
+    is weight_decay = 0.0153 / 11.5 = 1.33e-3, whatever the batch size.
+    """
+    kilostep_scale = 1024 * (1 + 1 / (1 - momentum))
+    return {"lr": HYP["opt"]["lr"] / kilostep_scale,
+            "weight_decay": HYP["opt"]["weight_decay"] / HYP["opt"]["lr"]}
+
+
+# --- the recipe's settings, from a TrainConfig ---------------------------------------------------
+
+def recipe_settings(config, train_size):
+    """The numbers the trainer needs, from a validated TrainConfig and the training-set size."""
+    from ..data.augment import parse_augmentation
+
+    aug = parse_augmentation(config.augment)
+    batch_size = min(config.batch_size, train_size)  # a tiny subset still makes one step per epoch
+    steps_per_epoch = train_size // batch_size       # whole batches only: static shapes, as airbench
+    total = steps_per_epoch * config.epochs
+    return dict(batch_size=batch_size, steps_per_epoch=steps_per_epoch, total_steps=total,
+                warmup_steps=min(total - 1, round(config.warmup_epochs * steps_per_epoch)),
+                whiten_bias_steps=HYP["opt"]["whiten_bias_epochs"] * steps_per_epoch,
+                lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                weight_decay=config.weight_decay, label_smoothing=config.label_smoothing,
+                flip=aug.flip, translate=aug.crop)
+
+
+def _input(model):
+    """The model's input as it was built (one tensor, not a list of one: Keras warns otherwise)."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
+# --- whitening -----------------------------------------------------------------------------------
+
+def whitening_kernel(inputs, kernel_size=2, width=24, eps=HYP["net"]["whiten_eps"]):
+    """A (k, k, C, width) kernel whose filters whiten the k x k patches of `inputs` (N, H, W, C).
+
+    The filters are the eigenvectors of the (uncentred) patch covariance, largest first, each
+    divided by sqrt(eigenvalue + eps), then the same filters negated: after a GELU the pair keeps
+    both signs of every component.
+    """
+    inputs = np.asarray(inputs, np.float32)
+    n, h, w, c = inputs.shape
+    covariance = np.zeros((kernel_size * kernel_size * c,) * 2)
+    for start in range(0, n, 500):  # in chunks: all 4.8M patches of 5,000 images at once are 230 MB
+        chunk = inputs[start:start + 500]
+        patches = np.stack([chunk[:, i:h - kernel_size + 1 + i, j:w - kernel_size + 1 + j]
+                            for i in range(kernel_size) for j in range(kernel_size)], axis=3)
+        patches = patches.reshape(-1, kernel_size * kernel_size * c).astype(np.float64)  # (i, j, c) order
+        covariance += patches.T @ patches
+    covariance /= n * (h - kernel_size + 1) * (w - kernel_size + 1)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)          # ascending
+    eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
+    scaled = eigenvectors / np.sqrt(np.maximum(eigenvalues, 0) + eps)
+    half = math.ceil(width / 2)
+    filters = np.concatenate([scaled[:, :half], -scaled[:, :half]], axis=1)[:, :width]
+    return filters.reshape(kernel_size, kernel_size, c, width).astype(np.float32)
+
+
+def init_whitening(model, images, eps=HYP["net"]["whiten_eps"]):
+    """Set the kernel of the model's "whiten" conv from `images` (uint8, as the model takes them)."""
+    layer = model.get_layer("whiten")
+    # Exactly what the whitening conv sees: the model's own rescaling and normalisation.
+    feed = keras.Model(_input(model), layer.input)
+    inputs = np.concatenate([np.asarray(feed.predict_on_batch(images[i:i + 500].astype(np.float32)), np.float32)
+                             for i in range(0, len(images), 500)])
+    kh, kw, _, width = layer.kernel.shape
+    layer.kernel.assign(whitening_kernel(inputs, kh, width, eps))
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+def flip_batch(images, flips):
+    import tensorflow as tf
+
+    return tf.where(flips[:, None, None, None], tf.reverse(images, axis=[2]), images)
+
+
+def translate_batch(images, pad, seed):
+    """Move each image by a random whole number of pixels in [-pad, pad] along each axis, filling
+    from a reflection (torch's 'reflect', the edge pixel not repeated). Two gathers, no loops."""
+    import tensorflow as tf
+
+    shape = tf.shape(images)
+    n, height, width = shape[0], shape[1], shape[2]
+    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+    offsets = tf.random.stateless_uniform((2, n), seed, minval=0, maxval=2 * pad + 1, dtype=tf.int32)
+    rows = offsets[0][:, None] + tf.range(height)[None, :]
+    cols = offsets[1][:, None] + tf.range(width)[None, :]
+    out = tf.gather(padded, rows, axis=1, batch_dims=1)          # (N, H, W + 2 pad, C)
+    return tf.gather(out, cols, axis=2, batch_dims=1)            # (N, H, W, C)
+
+
+def training_batches(x, y, *, batch_size, epochs, flip=True, translate=2, seed=0, num_classes=10):
+    """`epochs` x (len(x) // batch_size) augmented uint8 batches with one-hot labels.
+
+    Alternating flip: each image gets a random mirror once, at epoch 0, and the whole set is
+    mirrored on every odd epoch, so an image is seen both ways in any two consecutive epochs
+    (random flips repeat a view half the time). Shuffling and translation are redrawn each epoch.
+    Everything is stateless-seeded, so a run is repeatable.
+    """
+    import tensorflow as tf
+
+    n = len(x)
+    steps = n // batch_size
+    images = tf.constant(np.asarray(x, np.uint8))
+    labels = tf.one_hot(tf.constant(np.asarray(y).reshape(-1), tf.int32), num_classes)
+    base_flips = tf.random.stateless_uniform((n,), [seed, 0]) < 0.5 if flip else tf.zeros((n,), tf.bool)
+
+    def epoch_batches(epoch):
+        order = tf.argsort(tf.random.stateless_uniform((n,), [seed, 1 + epoch]))
+        order = tf.reshape(order[:steps * batch_size], (steps, batch_size))
+        mirror_all = tf.logical_and(tf.constant(flip), epoch % 2 == 1)
+
+        def batch(step, indices):
+            batch_images = tf.gather(images, indices)
+            flips = tf.math.logical_xor(tf.gather(base_flips, indices), mirror_all)
+            batch_images = flip_batch(batch_images, flips)
+            if translate:
+                batch_images = translate_batch(batch_images, translate,
+                                               tf.stack([tf.cast(seed, tf.int64) + 7919, epoch * steps + step]))
+            return batch_images, tf.gather(labels, indices)
+
+        return tf.data.Dataset.from_tensor_slices(order).enumerate().map(
+            batch, num_parallel_calls=tf.data.AUTOTUNE)
+
+    return tf.data.Dataset.range(epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
+
+
+# --- the training step ---------------------------------------------------------------------------
+
+class AirbenchTrainer(keras.Model):
+    """Trains `model` (a fast_cnn, or any model with a "probabilities" softmax) the airbench way.
+
+    Only the wrapped functional model is saved, as with optim.SharpnessAware. `fit` it on
+    `training_batches`; call `finish()` afterwards so the net takes the averaged weights.
+    """
+
+    def __init__(self, model, settings, **kwargs):
+        super().__init__(**kwargs)
+        self.net = model
+        self.settings = dict(settings)
+        # The loss wants logits: the same layers, up to the input of the final softmax.
+        self.logits_net = keras.Model(_input(model), model.get_layer("probabilities").input)
+        frozen = self._whiten_attr("kernel")
+        self.whiten_bias = self._whiten_attr("bias")
+        self.bn_biases = [layer.beta for layer in model.layers
+                          if isinstance(layer, keras.layers.BatchNormalization) and layer.center]
+        # The whitening kernel never trains: left out of the list rather than made untrainable,
+        # since changing `trainable` after compile() would need a recompile.
+        self.train_vars = [v for v in model.trainable_weights if v is not frozen]
+        bn_ids = {id(v) for v in self.bn_biases}
+        self._lr_scale = [HYP["opt"]["bias_scaler"] if id(v) in bn_ids else 1.0 for v in self.train_vars]
+        # Lookahead covers every float weight, BatchNorm's moving statistics included.
+        self._ema_sources = [v for v in model.weights if "float" in str(v.dtype)]
+        self._ema = [keras.Variable(keras.ops.convert_to_numpy(v.value), trainable=False,
+                                    name=f"ema_{i}") for i, v in enumerate(self._ema_sources)]
+        self.ce = keras.losses.CategoricalCrossentropy(from_logits=True, reduction="sum",
+                                                       label_smoothing=self.settings["label_smoothing"])
+
+    def _whiten_attr(self, name):
+        try:
+            return getattr(self.net.get_layer("whiten"), name, None)
+        except ValueError:
+            return None  # no whitening layer: the rest of the recipe still applies
+
+    def call(self, inputs, training=False):
+        return self.net(inputs, training=training)
+
+    def l2_penalty(self, batch_size):
+        """Coupled L2 on the summed loss: 0.5 x batch x wd x |w|^2, BatchNorm biases at wd / 64,
+        so that with their 64x rate they decay per step exactly as much as the other weights."""
+        import tensorflow as tf
+
+        terms = [tf.reduce_sum(tf.square(v.value)) / scale for v, scale in zip(self.train_vars, self._lr_scale)]
+        return 0.5 * tf.cast(batch_size, tf.float32) * self.settings["weight_decay"] * tf.add_n(terms)
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y = data[0], data[1]
+        batch = tf.shape(x)[0]
+        with tf.GradientTape() as tape:
+            logits = tf.cast(self.logits_net(x, training=True), tf.float32)
+            loss = self.ce(tf.cast(y, tf.float32), logits)          # summed over the batch
+            total = loss + self.l2_penalty(batch) if self.settings["weight_decay"] else loss
+            scaled = self.optimizer.scale_loss(total)               # float16 loss scaling, if any
+        gradients = tape.gradient(scaled, self.train_vars)
+        # Per-group rates as gradient scales (Keras' SGD is linear in lr x gradient), and the
+        # whitening bias masked after its epochs rather than toggled untrainable.
+        bias_on = tf.cast(self.optimizer.iterations < self.settings["whiten_bias_steps"], tf.float32)
+        self.optimizer.apply_gradients([
+            (g * (scale * bias_on if v is self.whiten_bias else scale), v)
+            for g, v, scale in zip(gradients, self.train_vars, self._lr_scale) if g is not None])
+
+        step = self.optimizer.iterations                            # steps done, this one included
+        every = HYP["lookahead"]["every"]
+        tf.cond(tf.equal(step % every, 0), lambda: self.lookahead(self.lookahead_decay(step)),
+                lambda: tf.constant(False))
+
+        self._loss_tracker.update_state(loss / tf.cast(batch, tf.float32), sample_weight=batch)
+        return self.compute_metrics(x, y, logits)
+
+    def lookahead_decay(self, step):
+        import tensorflow as tf
+
+        fraction = tf.cast(step, tf.float32) / max(1, self.settings["total_steps"])
+        return HYP["lookahead"]["decay"] * fraction ** 3
+
+    def lookahead(self, decay):
+        """average <- decay x average + (1 - decay) x weights; weights <- average."""
+        import tensorflow as tf
+
+        for average, weight in zip(self._ema, self._ema_sources):
+            average.assign(decay * average.value + (1.0 - decay) * tf.cast(weight.value, average.dtype))
+            weight.assign(average.value)
+        return tf.constant(True)
+
+    def finish(self):
+        """End on the averaged weights, as airbench does (its final update with decay 1)."""
+        for average, weight in zip(self._ema, self._ema_sources):
+            weight.assign(average.value)
+
+
+def make_optimizer(settings):
+    from .optim import LinearWarmupDecay
+
+    schedule = LinearWarmupDecay(settings["lr"], total_steps=settings["total_steps"],
+                                 warmup_steps=settings["warmup_steps"], start=HYP["opt"]["lr_start"],
+                                 end=HYP["opt"]["lr_end"])
+    return keras.optimizers.SGD(schedule, momentum=settings["momentum"], nesterov=settings["nesterov"])
+
+
+def build_trainer(model, settings, *, jit_compile=False):
+    trainer = AirbenchTrainer(model, settings, name="airbench")
+    # The compiled loss only scores validation (per image, smoothed as in training).
+    trainer.compile(optimizer=make_optimizer(settings),
+                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings["label_smoothing"]),
+                    metrics=["accuracy"], jit_compile=jit_compile)
+    return trainer
+
+
+# --- test-time augmentation ----------------------------------------------------------------------
+
+TTA_WEIGHTS = {  # views: image, mirror, shift up-left, its mirror, shift down-right, its mirror
+    0: (1.0, 0, 0, 0, 0, 0),
+    1: (0.5, 0.5, 0, 0, 0, 0),
+    2: (0.25, 0.25, 0.125, 0.125, 0.125, 0.125),
+}
+
+
+def tta_views(images, levels=2):
+    """The six views airbench averages (fewer for lower levels), stacked on a new first axis."""
+    import tensorflow as tf
+
+    images = tf.cast(images, tf.float32)
+    mirror = lambda v: tf.reverse(v, axis=[2])  # noqa: E731
+    views = [images, mirror(images)]
+    if levels >= 2:
+        padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+        shifted = [padded[:, :-2, :-2], padded[:, 2:, 2:]]
+        views += [shifted[0], mirror(shifted[0]), shifted[1], mirror(shifted[1])]
+    return tf.stack(views)
+
+
+def predict_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta"]["batch_size"]):
+    """Logits of `model` for uint8 images (N, 32, 32, 3), averaged over airbench's TTA views."""
+    import tensorflow as tf
+
+    logits_net = keras.Model(_input(model), model.get_layer("probabilities").input)
+    weights = tf.constant([w for w in TTA_WEIGHTS[level] if w], tf.float32)
+    count = int(len(weights))
+
+    @tf.function(reduce_retracing=True)
+    def averaged(batch):
+        views = tta_views(batch, levels=level)[:count]
+        n = tf.shape(batch)[0]
+        logits = tf.cast(logits_net(tf.reshape(views, (-1, 32, 32, 3)), training=False), tf.float32)
+        return tf.tensordot(weights, tf.reshape(logits, (count, n, -1)), axes=1)
+
+    images = np.asarray(images)
+    out = [averaged(tf.constant(images[i:i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
+    return np.concatenate(out) if out else np.empty((0, model.output_shape[-1]), np.float32)
+
+
+def softmax(logits):
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+# --- a run ---------------------------------------------------------------------------------------
+
+def plan(config, train_size):
+    settings = recipe_settings(config, train_size)
+    return {"steps_per_epoch": settings["steps_per_epoch"], "total_steps": settings["total_steps"]}
+
+
+def fit(model, config, data, *, device, callbacks=(), stop=None, log=print):
+    """Whiten from the training images, train `model` the airbench way, end on the averaged
+    weights; the Keras history. What a run and the benchmark share."""
+    from ..data.augment import evaluation_dataset
+
+    x_train, y_train = data["x_train"], data["y_train"]
+    settings = recipe_settings(config, len(x_train))
+    rng = np.random.default_rng(config.seed)
+    whiten_from = rng.choice(len(x_train), min(HYP["net"]["whiten_images"], len(x_train)), replace=False)
+    if "whiten" in [layer.name for layer in model.layers]:
+        init_whitening(model, x_train[np.sort(whiten_from)])
+    trainer = build_trainer(model, settings, jit_compile=device["xla"])
+    batches = training_batches(x_train, y_train, batch_size=settings["batch_size"], epochs=config.epochs,
+                               flip=settings["flip"], translate=settings["translate"], seed=config.seed)
+    validation = evaluation_dataset(data["x_val"], data["y_val"]) if len(data.get("x_val", ())) else None
+    history = trainer.fit(batches, epochs=config.epochs, steps_per_epoch=settings["steps_per_epoch"],
+                          validation_data=validation, callbacks=list(callbacks), shuffle=False,
+                          verbose=0).history  # batches come shuffled
+    trainer.finish()
+    return history
+
+
+def test_probabilities(model, x_test, y_test, *, run=None, log=print):
+    """The test scores with TTA, as airbench reports them, and the accuracy without it."""
+    y_test = np.asarray(y_test).reshape(-1)
+    plain = predict_logits(model, x_test, level=0)
+    tta = predict_logits(model, x_test, level=HYP["tta"]["level"])
+    extra = {"test_accuracy_no_tta": float((plain.argmax(1) == y_test).mean())}
+    if run is not None:
+        run.update(test_time_augmentation="mirror and 1-pixel shifts, 6 views (airbench level 2)")
+    log(f"test accuracy {float((tta.argmax(1) == y_test).mean()):.4f} with TTA, "
+        f"{extra['test_accuracy_no_tta']:.4f} without")
+    return softmax(tta), extra

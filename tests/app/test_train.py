@@ -1,0 +1,96 @@
+import time
+
+import pytest
+
+from cifar_tf.runs import store
+from helpers import open_app
+
+
+def widget(at, kind, label):
+    return next(w for w in getattr(at, kind) if w.label == label)
+
+
+def test_train_page_shows_settings_presets_and_parameter_count(app_env):
+    at = open_app("pages/train.py")
+    assert not at.exception
+    assert widget(at, "selectbox", "Architecture").value == "simple_cnn"
+    assert any("123,466" in c.value for c in at.caption)  # report 001's model
+    preset = next(b for b in at.button if b.label == "seed001")
+    preset.click().run()
+    assert widget(at, "number_input", "Epochs").value == 30
+    assert widget(at, "text_input", "Augmentation").value == "seed001"
+    assert widget(at, "selectbox", "Schedule").value == "step"
+
+
+def test_bad_augmentation_is_refused_beside_the_form(app_env):
+    at = open_app("pages/train.py")
+    widget(at, "text_input", "Augmentation").set_value("flip,wobble=3").run()
+    assert not at.exception
+    assert any("augment" in e.value for e in at.error)
+    assert widget(at, "button", "Start training").disabled
+
+
+@pytest.mark.slow
+def test_start_queues_a_run_and_the_page_watches_it(app_env):
+    at = open_app("pages/train.py")
+    widget(at, "number_input", "Epochs").set_value(1)
+    widget(at, "selectbox", "Training images").set_value(1000)
+    widget(at, "number_input", "Validation images").set_value(100)
+    name = next(t for t in at.text_input if t.label.startswith("Run name"))
+    name.set_value("from the page").run()
+    widget(at, "button", "Start training").click().run()
+    assert not at.exception
+    started = [r for r in store.list_runs(app_env)[0] if r.name == "from the page"]
+    assert len(started) == 1
+    assert at.query_params["run"] == [started[0].id] or at.query_params["run"] == started[0].id
+    # The worker process trains it to the end; the page then shows the result.
+    deadline = time.time() + 180
+    while time.time() < deadline and store.load_run(started[0].id, app_env).status in ("queued", "running"):
+        time.sleep(1)
+    assert store.load_run(started[0].id, app_env).status == "completed"
+    at.run()
+    assert any("Completed" in s.value for s in at.success)
+    assert len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart")) >= 2
+
+
+@pytest.mark.slow
+def test_every_preset_works_as_the_first_click_of_a_fresh_session(app_env):
+    from cifar_tf.training.presets import PRESETS, preset_config
+
+    for name in PRESETS:
+        at = open_app("pages/train.py")
+        next(b for b in at.button if b.label == name).click().run()
+        assert not at.exception, (name, at.exception)
+        preset = preset_config(name)
+        assert widget(at, "selectbox", "Architecture").value == preset.arch, name
+        assert widget(at, "number_input", "Epochs").value == preset.epochs, name
+        assert any(b.label == "Start training" for b in at.button), name
+
+
+def test_one_run_manager_serves_every_page(app_env, monkeypatch):
+    """The Sharpness lab queues a pair, the Train page stops one of them: one manager, one queue."""
+    from cifar_tf.runs.manager import RunManager
+    from pages.common import _manager
+
+    made = []
+    original = RunManager.__init__
+    monkeypatch.setattr(RunManager, "__init__", lambda self, *a, **k: made.append(self) or original(self, *a, **k))
+    monkeypatch.setattr(RunManager, "poll", lambda self: None)          # queue only, train nothing
+    monkeypatch.setattr(RunManager, "start_background", lambda self: self)
+    _manager.clear()
+    try:
+        lab = open_app("pages/lab_sharpness.py")
+        next(b for b in lab.button if b.label == "Train both").click().run()
+        assert not lab.exception
+        queued = [r for r in store.list_runs(app_env)[0] if r.status == "queued"]
+        assert len(queued) == 2
+
+        train = open_app("pages/train.py")
+        watched = widget(train, "selectbox", "Run")
+        watched.set_value(queued[0].id).run()
+        next(b for b in train.button if b.label == "Stop").click().run()
+        assert not train.exception
+        assert store.load_run(queued[0].id, app_env).status == "stopped"
+        assert len([m for m in made if m.runs_dir == app_env]) == 1
+    finally:
+        _manager.clear()

@@ -1,0 +1,163 @@
+"""What the tests share: synthetic CIFAR-10 folders, the app under AppTest, a real server and a
+headless Chromium, and a wait loop. Imported by tests as `helpers` (pytest.ini puts tests/ on the path).
+
+Synthetic CIFAR-10 copies are written in the official "python version" layout, so the real
+loader reads them. Each class gets its own colour and stripe direction plus noise, so a tiny
+network learns it in an epoch or two: tests can tell a model that learnt from one that did not.
+"""
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from cifar_tf.bench.app_client import streamlit_server
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+PAGES = {"home": "", "data": "data", "train": "train", "runs": "runs", "evaluate": "evaluate",
+         "predict": "predict", "search": "search", "gradient-descent": "lab_gradient_descent",
+         "sharpness": "lab_sharpness", "network-view": "lab_network_view"}
+
+
+# --- synthetic CIFAR-10 -----------------------------------------------------------------------
+
+LABEL_NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer",
+               b"dog", b"frog", b"horse", b"ship", b"truck"]
+
+
+def synthetic_images(labels, seed=0):
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    yy, xx = np.mgrid[0:32, 0:32]
+    images = np.empty((n, 32, 32, 3), np.float32)
+    palette = np.array([[230, 40, 40], [40, 230, 40], [40, 40, 230], [230, 230, 40], [230, 40, 230],
+                        [40, 230, 230], [140, 70, 20], [250, 250, 250], [20, 20, 20], [128, 128, 128]],
+                       np.float32)
+    for c in range(10):
+        idx = np.flatnonzero(labels == c)
+        stripes = ((xx * (c % 3 + 1) + yy * (c // 3)) // 4) % 2
+        images[idx] = palette[c] * (0.55 + 0.45 * stripes[..., None])
+    images += rng.normal(0, 25, images.shape)
+    return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def _batch(images, labels, name):
+    data = images.transpose(0, 3, 1, 2).reshape(len(images), 3072)
+    return {b"batch_label": name.encode(), b"labels": [int(x) for x in labels], b"data": data,
+            b"filenames": [f"img_{i:05d}.png".encode() for i in range(len(images))]}
+
+
+def write_cifar10(root, per_batch=100, test_size=100, seed=0):
+    """Write `root/cifar-10-batches-py/` with 5 training batches and a test batch; return root."""
+    folder = Path(root) / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for b in range(1, 6):
+        labels = rng.permutation(np.arange(per_batch) % 10)
+        images = synthetic_images(labels, seed=seed + b)
+        with open(folder / f"data_batch_{b}", "wb") as f:
+            pickle.dump(_batch(images, labels, f"training batch {b} of 5"), f, protocol=2)
+    labels = rng.permutation(np.arange(test_size) % 10)
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump(_batch(synthetic_images(labels, seed=seed + 99), labels, "testing batch 1 of 1"),
+                    f, protocol=2)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({b"num_cases_per_batch": per_batch, b"label_names": LABEL_NAMES, b"num_vis": 3072},
+                    f, protocol=2)
+    return Path(root)
+
+
+# --- waiting ----------------------------------------------------------------------------------
+
+def wait_for(predicate, timeout=180, every=0.3):
+    """True as soon as `predicate()` is, False after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+def chart_rows(chart):
+    """The rows of data an Altair chart draws (every dataset of its layers), as dicts."""
+    spec = chart.to_dict()
+    return [row for rows in spec.get("datasets", {}).values() for row in rows]
+
+
+# --- the app under AppTest --------------------------------------------------------------------
+
+def shown(text):
+    """What a reader sees of Markdown that escapes its special characters (`\\*` shows as `*`)."""
+    return re.sub(r"\\(.)", r"\1", str(text))
+
+
+def open_app(page=None, timeout=90):
+    """An AppTest of the whole app, switched to `page` (e.g. "pages/runs.py") and run."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout).run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+# --- a real server and a headless Chromium ----------------------------------------------------
+
+@contextmanager
+def app_server(env=None):
+    """A real `streamlit run app.py` on 127.0.0.1 for a test: its URL. The server's output goes to
+    the file $STREAMLIT_LOG names, if any."""
+    with streamlit_server(env, log_path=os.environ.get("STREAMLIT_LOG")) as (url, _, _):
+        yield url
+
+
+def chromium_unavailable_reason():
+    """None when Chromium and Playwright are here (installing Chromium with apt-get if we may)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -r requirements-test.txt)"
+    if not os.path.exists(CHROMIUM) and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, capture_output=True, timeout=900)
+    if not os.path.exists(CHROMIUM):
+        return f"Debian's chromium is not installed at {CHROMIUM} and apt-get could not install it"
+    return None
+
+
+@contextmanager
+def browser_page(width=1400, height=1000):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def wait_until_idle(page, timeout=90_000):
+    """Wait for the script run to finish (Streamlit marks the app 'notRunning')."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def open_page(page, url, slug):
+    page.goto(f"{url}/{slug}")
+    wait_until_idle(page)
