@@ -5,6 +5,8 @@ This file only declares the pages; each page lays out widgets and charts, and th
 """
 import streamlit as st
 
+from pages.common import run_manager
+
 st.set_page_config(page_title="CIFAR-10 Lab", page_icon=":material/science:", layout="wide")
 
 PAGES = {
@@ -24,4 +26,7 @@ PAGES = {
     ],
 }
 
+# Every page view makes sure the server's run manager polls: runs a restarted server finds queued
+# start at once, whichever page the first visitor opens.
+run_manager()
 st.navigation(PAGES).run()

@@ -55,10 +55,10 @@ def model_cache():
     return ModelCache()
 
 
-def list_runs():
-    """Every readable run, and a warning for the folders that are not."""
+def list_runs(warn=True):
+    """Every readable run, and (with `warn`) a warning for the folders that are not."""
     found, problems = store.list_runs(runs_dir())
-    for problem in problems:
+    for problem in problems if warn else ():
         st.caption(f":warning: Skipped a folder in the runs directory: {escape_markdown(problem)}")
     return found
 

@@ -115,7 +115,11 @@ predicted_classes = probabilities.argmax(axis=1)
 index = st.selectbox("Test image", choices, key=f"evaluate_cam_{run.id}",
                      format_func=lambda i: f"#{i}: {class_names[dataset.y_test[i]]}, answered "
                                            f"{class_names[predicted_classes[i]]}")
-model = model_cache().get(run.model_path)
+try:
+    model = model_cache().get(run.model_path)
+except (ValueError, OSError) as error:  # a damaged or refused model (Keras' safe mode)
+    st.error(f"This run's model cannot be loaded, so its attention cannot be shown: {escape_markdown(error)}")
+    st.stop()
 answer, truth = int(predicted_classes[index]), int(dataset.y_test[index])
 left, right, _ = st.columns([1, 1, 2])
 left.image(grad_cam_overlay(model, dataset.x_test[index], answer, size=224),

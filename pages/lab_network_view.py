@@ -10,6 +10,7 @@ from cifar_tf.evaluation import explain
 from cifar_tf.evaluation.predict import predict_proba, top_k
 from cifar_tf.runs.store import best_run, with_model
 from cifar_tf.views.data import probability_chart
+from cifar_tf.views.formatting import escape_markdown
 from cifar_tf.views.pictures import enlarge
 from pages.common import data_dir, list_runs, model_cache, pick_run
 
@@ -30,7 +31,7 @@ try:
     with st.spinner("Loading the model…"):
         model = model_cache().get(run.model_path)
 except (ValueError, OSError) as error:
-    st.error(f"This run's model cannot be loaded: {error}")
+    st.error(f"This run's model cannot be loaded: {escape_markdown(error)}")
     st.stop()
 
 # ---------------------------------------------------------------- the image

@@ -55,15 +55,16 @@ with st.expander("Train a pair: one network, with and without SAM", expanded=not
         except (InvalidArgument, ValueError) as error:
             st.error(f"Cannot start the pair: {escape_markdown(error)}")
         else:
-            st.session_state["sam_pair"] = pair_id
+            st.session_state["sam_pair_pick"] = pair_id  # the picker below shows the new pair
             st.rerun()
 
 # ---------------------------------------------------------------- the pairs
 
 
-def pair_status(pair_id, was_training):
-    """The two runs of a pair side by side; refreshes itself while one of them trains."""
-    pair = next((p for p in sam_pairs.sam_pairs(list_runs()) if p["id"] == pair_id), None)
+def pair_status(pair_id):
+    """The two runs of a pair side by side; refreshes itself while one of them trains, and once
+    both are done redraws the page once, so that the comparison below takes them up."""
+    pair = next((p for p in sam_pairs.sam_pairs(list_runs(warn=False)) if p["id"] == pair_id), None)
     if pair is None:
         return
     for column, role, title in zip(st.columns(2), ("plain", "sam"), ("Without SAM", "With SAM")):
@@ -72,36 +73,41 @@ def pair_status(pair_id, was_training):
             if run is None:
                 st.markdown(f"**{title}**: missing (deleted?)")
                 continue
-            rho_text = f" (ρ = {run.record['config']['sam_rho']:g})" if role == "sam" else ""
-            st.markdown(f"**{title}{rho_text}** · {run.name}")
+            rho_text = f" (ρ = {run.record['config'].get('sam_rho', 0):g})" if role == "sam" else ""
+            st.markdown(f"**{title}{rho_text}** · {escape_markdown(run.name)}")
             if run.status in ACTIVE_STATUSES:
                 total = (run.record.get("config") or {}).get("epochs") or 1
                 done = run.record.get("epochs_completed") or 0
                 st.progress(done / total, text=f"{run.status}: epoch {done} of {total}")
             elif run.status == "failed":
-                st.error(f"failed: {run.record.get('error')}")
+                st.error(f"failed: {escape_markdown(run.record.get('error'))}")
             accuracy = (run.record.get("metrics") or {}).get("test_accuracy")
             measured = measures.cached(run, "sharpness") or {}
             a, s = st.columns(2)
             a.metric("Test accuracy", "—" if accuracy is None else f"{accuracy:.1%}")
             s.metric(f"Sharpness (ρ {measures.SHARPNESS_DEFAULTS['rho']:g})",
                      "—" if "sharpness" not in measured else f"{measured['sharpness']:.3f}")
-    if not any(r is not None and r.status in ACTIVE_STATUSES for r in (pair["plain"], pair["sam"])):
-        if was_training:
-            st.rerun()  # the whole page: the comparison below switches to the finished pair
-        st.caption("Both runs are done: compare them below.")
+    if sam_pairs.pair_active(pair):
+        return
+    if st.session_state.pop("sam_pair_training", None) == pair_id:
+        st.rerun()  # the whole page, once: its timer goes off and the comparison shows the pair
+    st.caption("Both runs are done: compare them below.")
 
 
 if pairs:
     st.subheader("SAM pairs")
-    ids = [p["id"] for p in pairs]
-    wanted = st.session_state.get("sam_pair")
-    chosen_pair = st.selectbox(
-        "Pair", pairs, index=ids.index(wanted) if wanted in ids else 0, key="sam_pair_pick",
-        format_func=lambda p: " vs ".join(r.name for r in (p["plain"], p["sam"]) if r is not None))
-    training = any(r is not None and r.status in ACTIVE_STATUSES for r in (chosen_pair["plain"], chosen_pair["sam"]))
-    # Refresh itself every few seconds, only while one of the two trains.
-    st.fragment(pair_status, run_every=timedelta(seconds=3) if training else None)(chosen_pair["id"], training)
+    by_pair = {p["id"]: p for p in pairs}
+    if st.session_state.get("sam_pair_pick") not in by_pair:
+        st.session_state["sam_pair_pick"] = pairs[0]["id"]
+    # The options are ids, not the pairs: a widget's stored choice must never outlive the runs it names.
+    chosen_id = st.selectbox("Pair", list(by_pair), key="sam_pair_pick",
+                             format_func=lambda i: sam_pairs.pair_label(by_pair[i]))
+    chosen_pair = by_pair[chosen_id]
+    training = sam_pairs.pair_active(chosen_pair)
+    if training:
+        st.session_state["sam_pair_training"] = chosen_id
+    # Refreshes itself every few seconds, only while one of the two trains.
+    st.fragment(pair_status, run_every=timedelta(seconds=3) if training else None)(chosen_id)
 else:
     chosen_pair = None
 
@@ -113,7 +119,9 @@ if not finished:
     st.stop()
 by_id = {r.id: r for r in finished}
 defaults = [chosen_pair[role] for role in ("plain", "sam")
-            if chosen_pair and chosen_pair[role] and chosen_pair[role].id in by_id] or finished[:2]
+            if chosen_pair and chosen_pair[role] and chosen_pair[role].id in by_id]
+if len(defaults) < 2:  # the pair is not done yet: compare the two newest finished runs meanwhile
+    defaults = finished[:2]
 # Keyed by the defaults, so the pickers follow the pair chosen above, and switch to it once it has finished.
 suffix = "-".join(r.id for r in defaults)
 left_col, right_col, rho_col = st.columns([2, 2, 1], vertical_alignment="bottom")

@@ -1,6 +1,7 @@
 import streamlit as st
 
-from cifar_tf.runs.store import RunNotFound, check_run_name, delete_run, rename_run
+from cifar_tf.runs.files import check_regular, read_regular
+from cifar_tf.runs.store import MODEL_MAX_BYTES, RunNotFound, check_run_name, delete_run, is_shipped, rename_run
 from cifar_tf.views import comparison as compare
 from cifar_tf.views.formatting import escape_markdown
 from pages.common import list_runs, model_cache, runs_dir
@@ -91,14 +92,19 @@ if len(chosen) != 1:
     st.stop()
 run = chosen[0]
 st.subheader(f"Manage “{escape_markdown(run.name)}”")
+if is_shipped(run):
+    st.info("This run ships with the lab: Predict and Evaluate show it before any run is trained, so it "
+            "cannot be renamed or deleted here.", icon=":material/lock:")
 rename_col, download_col, delete_col = st.columns(3, gap="large", border=True)
 
 with rename_col:
-    typed = st.text_input("New name", value=run.name, key=f"rename_{run.id}")
+    typed = st.text_input("New name", value=run.name, key=f"rename_{run.id}", disabled=is_shipped(run))
     new_name, problem = check_run_name(typed)
+    if not problem and new_name != run.name and new_name in {r.name for r in runs}:
+        problem = "Another run has this name: pick one that tells them apart."
     if problem:
-        st.caption(f":red[{problem}]")
-    if st.button("Rename", icon=":material/edit:", disabled=bool(problem) or new_name == run.name):
+        st.caption(f":red[{escape_markdown(problem)}]")
+    if st.button("Rename", icon=":material/edit:", disabled=bool(problem) or new_name == run.name or is_shipped(run)):
         try:
             rename_run(run.id, new_name, runs_dir())
         except (RunNotFound, ValueError, OSError) as error:
@@ -109,18 +115,23 @@ with rename_col:
 
 with download_col:
     st.markdown("**Model file**")
-    if run.model_path.is_file():
-        st.download_button("Download model", data=run.model_path.read_bytes,
+    try:
+        size = check_regular(run.model_path, MODEL_MAX_BYTES).stat().st_size
+    except OSError as unsafe:
+        size, why = None, ("This run has no saved model (it did not finish)." if isinstance(unsafe, FileNotFoundError)
+                           else f"The model file cannot be offered: {escape_markdown(unsafe)}")
+        st.caption(why)
+    if size is not None:
+        st.download_button("Download model", data=lambda: read_regular(run.model_path, MODEL_MAX_BYTES),
                            file_name=f"{run.id}.keras", mime="application/octet-stream",
                            icon=":material/download:")
-        st.caption(f"`{run.id}.keras`, {run.model_path.stat().st_size / 2**20:.1f} MB, for "
-                   "`keras.models.load_model`.")
-    else:
-        st.caption("This run has no saved model (it did not finish).")
+        st.caption(f"`{run.id}.keras`, {size / 2**20:.1f} MB, for `keras.models.load_model`.")
 
 with delete_col:
     st.markdown("**Delete**")
-    if run.is_active():
+    if is_shipped(run):
+        st.caption("Shipped with the lab: it stays.")
+    elif run.is_active():
         st.warning(f"This run is {run.status}: stop it on the Train page before deleting it.")
     else:
         sure = st.checkbox("Yes, delete it for good", key=f"sure_{run.id}")

@@ -194,7 +194,7 @@ def search_view(search, rows):
     st.caption(f"{TUNER_LABELS[record['tuner']]} over `{record['space_name']}` ({record['space']['arch']}); "
                f"up to {budget['max_trials']} trials, {budget['epochs']} epochs "
                f"{'at most ' if record['tuner'] == 'hyperband' else ''}each, {images} training and "
-               f"{budget['val_size']:,} validation images. Folder: `{search.path}`")
+               f"{'the default number of' if budget['val_size'] is None else format(budget['val_size'], ',')} validation images. Folder: `{search.path}`")
     if search.status == "running":
         st.info("Running: the table and charts fill in as trials finish.", icon=":material/autorenew:")
     elif search.status == "failed":

@@ -1,22 +1,26 @@
 import streamlit as st
 
 from cifar_tf.data.augment import AUGMENT_PRESETS
+from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, find_dataset
 from cifar_tf.models.registry import ARCHITECTURES, editable_hyperparameters, pretrained
 from cifar_tf.runs.progress import progress
-from cifar_tf.runs.store import ACTIVE_STATUSES, RunNotFound, load_run
+from cifar_tf.runs.store import ACTIVE_STATUSES, RunNotFound, clean_name, default_name, load_run
 from cifar_tf.training.config import architecture_params
 from cifar_tf.training.presets import PRESETS, preset_config
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import train_form as form
 from cifar_tf.views.formatting import escape_markdown, format_seconds
-from cifar_tf.views.live import live_chart, live_frames
-from pages.common import list_runs, run_label, run_manager, runs_dir
+from cifar_tf.views.live import LiveRun
+from pages.common import data_dir, list_runs, run_label, run_manager, runs_dir
 
 st.title("Train")
 
 
+LIVE_REFRESH_S = 2.0   # the watch panel's refresh while a run is active
+
+
 def use_preset(name):
-    st.session_state.update(form.form_state(preset_config(name)))
+    st.session_state.update(form.form_state(preset_config(name)), train_preset=name)
 
 
 for key, value in form.initial_state().items():
@@ -100,7 +104,9 @@ with setup:
 
     with st.expander("Advanced"):
         c1, c2, c3 = st.columns(3)
-        c1.number_input("Validation images", step=500, key="cfg_val_size", **form.number_bounds("val_size"))
+        c1.number_input("Validation images", step=500, key="cfg_val_size", placeholder="5,000 or a tenth",
+                        help="Taken from the training images. Empty: 5,000, or a tenth of them if fewer.",
+                        **form.number_bounds("val_size"))
         c2.number_input("Seed", step=1, key="cfg_seed", **form.number_bounds("seed"))
         c3.number_input("Log every (batches)", step=1, key="cfg_log_every", **form.number_bounds("log_every"))
         c1.selectbox("Mixed precision", form.choices("mixed_precision"), key="cfg_mixed_precision")
@@ -115,16 +121,51 @@ with setup:
             config, error = None, str(problem)
     if error:
         st.error(escape_markdown(error))
+    try:
+        find_dataset(data_dir())
+        missing = None
+    except (DatasetNotFound, CorruptDataset) as problem:
+        missing = problem
+        st.warning("CIFAR-10 is not on this machine yet, so nothing can train. Download it with the button on "
+                   "the Home page, or start the app with `CIFAR10_DIR=/path/to/folder` (the folder holding "
+                   "`cifar-10-batches-py`).", icon=":material/database_off:")
+        st.page_link("pages/home.py", label="Download CIFAR-10 on the Home page", icon=":material/download:")
 
-    name = st.text_input("Run name (optional)", max_chars=80, placeholder="e.g. resnet20 with cutout")
-    if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=config is None):
+    name = st.text_input("Run name (optional)", max_chars=80, key="train_name",
+                         placeholder=default_name(arch, st.session_state.get("train_preset")))
+    if name.strip() and clean_name(name) in {run.name for run in list_runs(warn=False)}:
+        st.caption(f"Another run is called “{escape_markdown(clean_name(name))}”: this one will get a number after it.")
+    if st.button("Start training", type="primary", icon=":material/play_arrow:",
+                 disabled=config is None or missing is not None):
         try:
-            run = run_manager().submit(config, name=name or None)
+            run = run_manager().submit(config, name=name.strip() or default_name(arch, st.session_state.get("train_preset")))
         except (InvalidArgument, RuntimeError, ValueError, OSError) as problem:
             st.error(f"Could not start: {escape_markdown(problem)}")
         else:
             st.query_params["run"] = run.id
+            st.session_state["train_started"] = run.id
             st.rerun()
+
+    if started := st.session_state.get("train_started"):
+        @st.fragment(run_every=1.0)
+        def just_started(run_id):
+            """Right under Start, where the eye is: what the new run is doing until its curves begin."""
+            try:
+                run = load_run(run_id, runs_dir())
+            except RunNotFound:
+                st.session_state.pop("train_started", None)
+                return
+            if run.status == "queued":
+                position = run_manager().queue_position(run.id)
+                st.info(f"“{escape_markdown(run.name)}” is queued: position {position or '?'} in line.",
+                        icon=":material/hourglass_top:")
+            elif run.status == "running" and run.record.get("phase") not in (None, "training"):
+                st.info(f"“{escape_markdown(run.name)}” started: {run.record['phase']}…", icon=":material/autorenew:")
+            else:
+                st.session_state.pop("train_started", None)
+                st.rerun()  # it trains (or ended): the watch panel has it, and this stops refreshing
+
+        just_started(started)
 
 with watch:
     st.subheader("Watch a run")
@@ -138,15 +179,21 @@ with watch:
     watched = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=labels.get)
     st.query_params["run"] = watched
     active = next(r for r in runs if r.id == watched).status in ACTIVE_STATUSES
+    live = st.session_state.setdefault("train_live", {})
+    if watched not in live:
+        live.clear()  # one watched run per session: its records, read incrementally
+        live[watched] = LiveRun(next(r for r in runs if r.id == watched).path)
 
-    @st.fragment(run_every=1.0 if active else None)
+    @st.fragment(run_every=LIVE_REFRESH_S if active else None)
     def live_view(run_id):
         try:
             run = load_run(run_id, runs_dir())
         except RunNotFound:
             st.warning("This run no longer exists.")
             return
-        state = progress(run)
+        curves = live[run_id]
+        curves.refresh(run.record.get("steps_per_epoch"))
+        state = progress(run, curves.last_step, curves.epochs_completed)
         if run.status == "queued":
             position = run_manager().queue_position(run.id)
             st.info(f"Queued: position {position or '?'} in line; it starts when a training slot is free.")
@@ -156,19 +203,19 @@ with watch:
             accuracy = (run.record.get("metrics") or {}).get("test_accuracy")
             st.success(f"{run.status.capitalize()}: test accuracy {accuracy:.1%}." if accuracy is not None
                        else f"{run.status.capitalize()}.")
+        elif state["phase"] and state["phase"] != "training":
+            st.info(f"{state['phase'].capitalize()}…", icon=":material/autorenew:")
         label = f"Epoch {state['epoch']} of {state['epochs']}" if state["epochs"] else "Starting…"
         st.progress(state["fraction"], text=label)
         m1, m2, m3 = st.columns(3)
         m1.metric("Images/s", f"{state['images_per_second']:,.0f}" if state["images_per_second"] else "–")
         m2.metric("Elapsed", format_seconds(state["elapsed"]))
         m3.metric("Time left", format_seconds(state["eta_seconds"]) if run.status == "running" else "–")
-        frame = live_frames(run)
-        if len(frame):
-            left, right = st.columns(2)
-            left.altair_chart(live_chart(frame, "loss", epochs=state["epochs"]), width="stretch")
-            right.altair_chart(live_chart(frame, "accuracy", epochs=state["epochs"]), width="stretch")
+        if curves.points or curves.epochs:
+            for metric in ("loss", "accuracy"):
+                st.vega_lite_chart(curves.spec(metric, epochs=state["epochs"]), width="stretch")
         elif run.status == "running":
-            st.caption("Loading data and building the model; the first curve points appear after a few batches.")
+            st.caption("The first curve points appear after a few batches.")
         if run.status in ACTIVE_STATUSES:
             if st.button("Stop", icon=":material/stop:", key=f"stop_{run.id}",
                          help="Finishes the current batch, evaluates and saves what it learnt."):

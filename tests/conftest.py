@@ -17,6 +17,13 @@ def cifar_dir(tmp_path_factory):
     return write_cifar10(tmp_path_factory.mktemp("cifar"))
 
 
+@pytest.fixture(scope="session")
+def roomy_cifar_dir(tmp_path_factory):
+    """A synthetic CIFAR-10 with 1,500 training images: room for the pages' smallest validation
+    split (500) with images left to train on."""
+    return write_cifar10(tmp_path_factory.mktemp("cifar-roomy"), per_batch=300)
+
+
 @pytest.fixture
 def runs_dir(tmp_path):
     path = tmp_path / "runs"

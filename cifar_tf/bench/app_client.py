@@ -86,3 +86,10 @@ def open_page(url, page="", *, query="", timeout=120):
                 exceptions += message.delta.new_element.WhichOneof("type") == "exception"
             elif kind == "script_finished" and message.script_finished in done:
                 return time.perf_counter() - started, exceptions
+
+
+def cpu_seconds(pid):
+    """CPU seconds (user and system) that process `pid` has used so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

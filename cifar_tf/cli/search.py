@@ -14,7 +14,7 @@ def _search_settings(args):
     """The search flags given on the command line, checked (no TensorFlow yet); absent ones left out."""
     settings = {key: getattr(args, key) for key in SEARCH_BUDGET if getattr(args, key) is not None}
     space = spaces.load_space(args.space) if args.space is not None else None
-    defaults = dict(max_trials=10, epochs=space["epochs"] if space else 10, train_limit=0, val_size=5000,
+    defaults = dict(max_trials=10, epochs=space["epochs"] if space else 10, train_limit=0, val_size=None,
                     time_limit=0)
     checked = store.check_budget(**{**defaults, **settings})
     settings = {key: checked[key] for key in settings}
@@ -135,7 +135,7 @@ def add_commands(commands):
     search.add_argument("--max-trials", metavar="N", help="trials at most (default 10)")
     search.add_argument("--epochs", metavar="N", help="epochs per trial; Hyperband's most (default: the space's)")
     search.add_argument("--train-limit", metavar="N", help="train on a stratified subset of this many images; 0 is all")
-    search.add_argument("--val-size", metavar="N", help="validation images, taken from the training set (default 5000)")
+    search.add_argument("--val-size", metavar="N", help="validation images, taken from the training set (default 5,000, or a tenth of the training images if fewer)")
     search.add_argument("--time-limit", metavar="S", help="stop after this many seconds; 0 is no limit")
     search.add_argument("--workers", metavar="N", help="trials trained at once on this machine (default: one "
                                                        "per GPU, or $CIFAR_TF_MAX_RUNS; one on a CPU)")

@@ -39,7 +39,8 @@ TRAIN_FLAGS = {  # flag → (TrainConfig field, help)
     "--fine-tune-lr-factor": ("fine_tune_lr_factor", "learning-rate factor for fine-tuning"),
     "--early-stopping": ("early_stopping", "patience in epochs on validation accuracy; 0 is off"),
     "--train-limit": ("train_limit", "train on a stratified subset of this many images; 0 is all"),
-    "--val-size": ("val_size", "validation images taken from the training set"),
+    "--val-size": ("val_size", "validation images taken from the training set (default 5,000, or a tenth "
+                               "of the training images if fewer)"),
     "--seed": ("seed", "random seed"),
     "--mixed-precision": ("mixed_precision", "auto, off, bf16 or fp16"),
     "--xla": ("xla", "auto, on or off"),

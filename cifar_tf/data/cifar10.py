@@ -280,10 +280,23 @@ def dataset_info(data_dir=None, cache_dir=None):
 
 # --------------------------------------------------------------------------- splitting
 
-def split_train_val(x, y, *, val_size=5000, seed=0):
-    """Hold out `val_size` images, classes in proportion: `x_train, y_train, x_val, y_val`."""
+DEFAULT_VAL_SIZE = 5000
+
+
+def validation_size(val_size, train_images):
+    """The validation images to hold out of `train_images`: `val_size`, checked against them, or by
+    default (None) 5,000 or a tenth of them, whichever is smaller, so that any copy of the data
+    trains with the defaults."""
+    if val_size is None:
+        return min(DEFAULT_VAL_SIZE, train_images // 10)
+    return check_int("val_size", val_size, low=0, high=train_images - 1)
+
+
+def split_train_val(x, y, *, val_size=None, seed=0):
+    """Hold out `val_size` images (see `validation_size`), classes in proportion:
+    `x_train, y_train, x_val, y_val`."""
     x, y = _check_pair(x, y)
-    val_size = check_int("val_size", val_size, low=0, high=len(y) - 1)
+    val_size = validation_size(val_size, len(y))
     if val_size == 0:
         return x, y, x[:0], y[:0]
     train, val = _stratified_split(y, val_size, seed)

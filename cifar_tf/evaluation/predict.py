@@ -12,6 +12,8 @@ import numpy as np
 
 from .. import CLASS_NAMES, IMAGE_SHAPE, NUM_CLASSES
 from ..data.images import UnusableImage, open_image, to_model_input
+from ..runs.files import check_regular
+from ..runs.store import MODEL_MAX_BYTES
 from ..validation import check_int
 
 # Keras models are not safe to call from several threads at once (the app serves each browser
@@ -20,10 +22,17 @@ _PREDICT_LOCK = threading.Lock()
 
 
 def load_model(path):
-    """Load a saved `.keras` (or `.h5`) model for inference; raise ValueError naming the file."""
+    """Load a saved `.keras` (or `.h5`) model for inference; raise ValueError naming the file.
+
+    Only a regular file is opened (not a link out of a run folder); Keras' safe mode refuses any
+    model that would run code (Lambda layers, custom objects)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"model file not found: {path}")
+    try:
+        check_regular(path, MODEL_MAX_BYTES)
+    except OSError as error:
+        raise ValueError(f"could not load model {path}: {error}") from None
     import keras
 
     try:

@@ -36,7 +36,7 @@ def submit_pair(manager, config, rho, *, name=None):
     """
     plain, sam = pair_configs(config, rho)
     pair_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-    label = clean_name(name) or f"{config.arch} pair {pair_id[-4:]}"
+    label = clean_name(name) or f"{config.arch} · SAM pair · {time.strftime('%H:%M')}"
     plain_run = manager.submit(plain, name=f"{label} · plain", tags={PAIR_TAG: pair_id, "sam": "plain"})
     sam_run = manager.submit(sam, name=f"{label} · SAM rho={rho:g}", tags={PAIR_TAG: pair_id, "sam": "sam"})
     return pair_id, plain_run, sam_run
@@ -52,6 +52,16 @@ def sam_pairs(runs):
         role = "sam" if (run.record.get("config") or {}).get("sam_rho") else "plain"
         pairs.setdefault(pair_id, {"id": pair_id, "plain": None, "sam": None})[role] = run
     return sorted(pairs.values(), key=lambda pair: pair["id"], reverse=True)
+
+
+def pair_active(pair):
+    """Whether either run of a pair is still queued or training."""
+    return any(run is not None and run.is_active() for run in (pair["plain"], pair["sam"]))
+
+
+def pair_label(pair):
+    """A pair in a picker: its two runs' names."""
+    return " vs ".join(run.name for run in (pair["plain"], pair["sam"]) if run is not None) or pair["id"]
 
 
 def comparison_rows(runs, **settings):

@@ -54,11 +54,14 @@ class RunManager:
 
     def submit(self, config, *, name=None, tags=None, data_dir=None):
         """Queue a run and start it at once if a slot is free. `config` is a TrainConfig: it is
-        checked completely first, so a refused submission leaves nothing behind."""
+        checked completely first, against the dataset too (found, and large enough for its
+        validation split), so a refused submission leaves nothing behind."""
         config = config.checked()
+        data_dir = data_dir or self.data_dir
+        check_data_fits(config, data_dir)
         tags = dict(tags or {})
-        if data_dir or self.data_dir:
-            tags.setdefault("data_dir", str(data_dir or self.data_dir))
+        if data_dir:
+            tags.setdefault("data_dir", str(data_dir))
         run = store.create_run(self.runs_dir, arch=config.arch, config=config.to_dict(), name=name,
                                status="queued", tags=tags)
         self.poll()
@@ -131,8 +134,7 @@ class RunManager:
             return
         self._processes[run.id] = process
         # Marked running with the worker's pid at once, so no other manager starts it too.
-        run.start()
-        run.update(pid=process.pid)
+        run.start(pid=process.pid, phase="starting Python and TensorFlow")
 
     def _record_dead(self, run):
         """Write down that a run's worker is gone; a frozen one on this machine is ended first,
@@ -140,6 +142,7 @@ class RunManager:
         self._signal(run, signal.SIGKILL)
         try:
             run.save()
+            store.remove_leftovers(run)
         except OSError:
             pass  # a read-only folder still lists correctly
 
@@ -176,6 +179,14 @@ class RunManager:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_data_fits(config, data_dir=None):
+    """Raise DatasetNotFound (saying how to get it) or InvalidArgument (val_size) unless the
+    dataset is here and its training images hold the config's validation split."""
+    from ..data.cifar10 import load_cifar10, validation_size
+
+    validation_size(config.val_size, len(load_cifar10(data_dir).y_train))
 
 
 def spawn(arguments, log_path, env=None):

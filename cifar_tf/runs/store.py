@@ -8,7 +8,7 @@ Reading never writes: a running run whose worker is gone is *shown* as failed (s
 and the run manager, the one writer besides the worker, records it. Folder names are generated
 ids: user text never becomes a path.
 """
-import json
+import copy
 import os
 import re
 import secrets
@@ -16,10 +16,12 @@ import shutil
 import socket
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from .. import settings
-from .files import atomic_write_bytes, atomic_write_json, now, read_jsonl
+from . import schema
+from .files import MiB, atomic_write_bytes, atomic_write_json, now, read_json, read_jsonl
 from .liveness import HEARTBEAT_FILE, dead_worker_reason
 
 RUN_FILE = "run.json"
@@ -29,6 +31,7 @@ STOP_FILE = "STOP"
 MODEL_FILE = "model.keras"
 PROBABILITIES_FILE = "test_probabilities.npy"
 EVALUATION_FILE = "evaluation.json"
+PARTIAL_PREFIX = ".model-partial-"   # a model being saved; left only by a worker killed mid-save
 
 STATUSES = ("queued", "running", "completed", "stopped", "failed")
 ACTIVE_STATUSES = ("queued", "running")
@@ -36,6 +39,10 @@ FINISHED_STATUSES = ("completed", "stopped")
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_NAME_LENGTH = 80
+# The most a file of a run may hold before it is refused unread (a record is a few kilobytes).
+RECORD_MAX_BYTES = 4 * MiB
+EVALUATION_MAX_BYTES = 16 * MiB
+MODEL_MAX_BYTES = 1024 * MiB
 
 
 class RunNotFound(LookupError):
@@ -86,9 +93,9 @@ class WorkerFolder:
         return self
 
     def start(self, **fields):
-        """Mark the folder as running in this process."""
-        self.update(status="running", pid=os.getpid(), host=socket.gethostname(), started_at=now(),
-                    error=None, **fields)
+        """Mark the folder as running in this process (or in the process `pid` given)."""
+        self.update(**{"status": "running", "pid": os.getpid(), "host": socket.gethostname(), "started_at": now(),
+                       "error": None, **fields})
 
     def finish(self, status, **fields):
         self.update(status=status, finished_at=now(), **fields)
@@ -125,10 +132,17 @@ class Run(WorkerFolder):
         return read_jsonl(self.path / EPOCHS_FILE)
 
     def evaluation(self):
-        path = self.path / EVALUATION_FILE
-        if not path.exists():
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        """evaluation.json's content, None if there is none; ValueError or OSError if unreadable."""
+        return read_json(self.path / EVALUATION_FILE, EVALUATION_MAX_BYTES, missing_ok=True)
+
+
+def remove_leftovers(run):
+    """Delete what a killed worker leaves half-written: a partial model, temporary record files."""
+    for path in [*run.path.glob(f"{PARTIAL_PREFIX}*"), *run.path.glob(".*.tmp")]:
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
 
 def new_run_id():
@@ -140,6 +154,24 @@ def clean_name(name):
     text = " ".join(str(name or "").split())
     text = "".join(ch for ch in text if ch.isprintable())
     return text[:MAX_NAME_LENGTH]
+
+
+def default_name(arch, preset=None, when=None):
+    """A readable name for a run nobody named: "resnet20 · quick · 14:05"."""
+    when = when or datetime.now()
+    return " · ".join(part for part in (str(arch), preset, when.strftime("%H:%M")) if part)
+
+
+def unique_name(name, taken):
+    """`name`, or "name (2)", "name (3)"... if another run already has it."""
+    taken = set(taken)
+    if name not in taken:
+        return name
+    number = 2
+    while f"{name} ({number})"[:MAX_NAME_LENGTH] in taken:
+        number += 1
+    suffix = f" ({number})"
+    return name[:MAX_NAME_LENGTH - len(suffix)] + suffix
 
 
 def check_run_name(text, max_length=MAX_NAME_LENGTH):
@@ -157,10 +189,11 @@ def create_run(runs_dir=None, *, arch, config, name=None, status="running", tags
     runs_dir.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id()
     path = runs_dir / check_run_id(run_id)
+    name = unique_name(clean_name(name) or default_name(arch), (run.name for run in list_runs(runs_dir)[0]))
     path.mkdir()  # fails if it exists: ids are never reused
     created = now()
     record = {
-        "id": run_id, "name": clean_name(name) or run_id, "arch": arch, "config": config,
+        "id": run_id, "name": name, "arch": arch, "config": config,
         "status": status, "created_at": created, "created_ns": time.time_ns(), "started_at": None,
         "finished_at": None, "updated_at": created, "device": None, "params": None, "epochs_completed": 0,
         "metrics": {}, "error": None, "tags": dict(tags or {}),
@@ -180,23 +213,43 @@ def check_run_id(run_id):
 def read_run(path):
     """Read one run folder, or raise CorruptRun saying what is wrong with it.
 
-    A running run whose worker is gone comes back as failed, with the reason; nothing is written.
+    A run is its folder: a copied folder whose record still names the original's id is read under
+    its own folder name, so that renaming or deleting it never touches the original. A running
+    run whose worker is gone comes back as failed, with the reason; nothing is written.
     """
     path = Path(path)
+    if path.is_symlink():
+        raise CorruptRun(f"{path.name}: a link, not a run folder")
+    record = copy.deepcopy(_checked_record(path))  # the caller may change its copy
+    if record["id"] != path.name:
+        record.update(id=path.name, copied_from=record["id"])
+    return mark_if_dead(Run(path, record))
+
+
+_RECORDS = {}   # run.json path -> (its stat, its checked record): a page rerun re-reads only what changed
+
+
+def _checked_record(path):
     run_file = path / RUN_FILE
-    if not run_file.exists():
-        raise CorruptRun(f"{path.name}: not a run (no {RUN_FILE})")
     try:
-        record = json.loads(run_file.read_text(encoding="utf-8"))
+        info = os.lstat(run_file)
+    except FileNotFoundError:
+        raise CorruptRun(f"{path.name}: not a run (no {RUN_FILE})") from None
+    except OSError as error:
+        raise CorruptRun(f"{path.name}: {RUN_FILE} is unreadable ({error.strerror})") from None
+    signature = (info.st_ino, info.st_mtime_ns, info.st_size, info.st_mode)
+    cached = _RECORDS.get(str(run_file))
+    if cached and cached[0] == signature:
+        return cached[1]
+    try:
+        record = read_json(run_file, RECORD_MAX_BYTES)
     except (OSError, ValueError) as error:
         raise CorruptRun(f"{path.name}: {RUN_FILE} is unreadable ({error})") from None
-    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-        raise CorruptRun(f"{path.name}: {RUN_FILE} has no run id")
-    if record.get("status") not in STATUSES:
-        raise CorruptRun(f"{path.name}: unknown status {record.get('status')!r}")
-    if not isinstance(record.get("config", {}), dict) or not isinstance(record.get("metrics") or {}, dict):
-        raise CorruptRun(f"{path.name}: {RUN_FILE} has a malformed config or metrics")
-    return mark_if_dead(Run(path, record))
+    problem = schema.problem(record, STATUSES)
+    if problem:
+        raise CorruptRun(f"{path.name}: {RUN_FILE} is not a run record: {problem}")
+    _RECORDS[str(run_file)] = (signature, record)
+    return record
 
 
 def mark_if_dead(folder):
@@ -210,7 +263,7 @@ def mark_if_dead(folder):
 
 def load_run(run_id, runs_dir=None):
     path = resolve_runs_dir(runs_dir) / check_run_id(run_id)
-    if not path.is_dir():
+    if not path.is_dir() or path.is_symlink():
         raise RunNotFound(f"no run {run_id!r} in {resolve_runs_dir(runs_dir)}")
     try:
         return read_run(path)
@@ -225,7 +278,7 @@ def list_runs(runs_dir=None):
     if not runs_dir.is_dir():
         return runs, problems
     for path in sorted(runs_dir.iterdir()):
-        if path.name.startswith(".") or not path.is_dir():
+        if path.name.startswith(".") or not (path.is_dir() or path.is_symlink()):
             continue
         try:
             runs.append(read_run(path))
@@ -237,9 +290,22 @@ def list_runs(runs_dir=None):
     return runs, problems
 
 
+def is_shipped(run):
+    """Whether `run` ships with the project (the demo run): read-only, whoever asks."""
+    return run.path.resolve() == (settings.DEFAULT_RUNS_DIR / DEMO_RUN).resolve()
+
+
+def check_writable(run, action):
+    """Refuse to `action` ("delete", "rename") a run that ships with the project."""
+    if is_shipped(run):
+        raise PermissionError(f"run {run.id} ships with the lab and cannot be {action}d: Predict and Evaluate "
+                              "show it before any run is trained")
+    return run
+
+
 def delete_run(run_id, runs_dir=None):
-    """Delete a finished run; an active one must be stopped first."""
-    run = load_run(run_id, runs_dir)
+    """Delete a finished run; an active one must be stopped first, a shipped one stays."""
+    run = check_writable(load_run(run_id, runs_dir), "delete")
     if run.is_active():
         raise ValueError(f"run {run_id} is {run.status}: stop it before deleting it")
     # Move aside first so that the run disappears from listings in one step.
@@ -253,7 +319,7 @@ def rename_run(run_id, name, runs_dir=None):
     name = clean_name(name)
     if not name:
         raise ValueError("name must not be empty")
-    return load_run(run_id, runs_dir).update(name=name)
+    return check_writable(load_run(run_id, runs_dir), "rename").update(name=name)
 
 
 def best_run(runs):

@@ -209,7 +209,7 @@ def _check_choices(key, values):
     return values
 
 
-def trial_config(space, values, *, epochs, train_limit=0, val_size=5000):
+def trial_config(space, values, *, epochs, train_limit=0, val_size=None):
     """The TrainConfig of one trial: the space's base, the trial's values, the budget."""
     settings = {"arch": space["arch"], **space["base"]}
     arch_params = dict(settings.pop("arch_params", {}) or {})

@@ -9,7 +9,6 @@ Every trial is trained by `train()` into an ordinary run folder tagged
 the app lists searches instantly. Reading never writes: a running search whose process is gone
 is shown as failed, and can be resumed.
 """
-import json
 import secrets
 import socket
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from .. import settings
 from ..runs import store as runs_store
-from ..runs.files import now
+from ..runs.files import now, read_json
 from ..validation import check_choice, check_float, check_int
 from .space import TUNER_LABELS, TUNERS, check_space_values, load_space, space_label
 
@@ -58,18 +57,19 @@ def searches_dir(runs_dir=None):
     return runs_store.resolve_runs_dir(runs_dir) / SEARCHES_DIR
 
 
-def check_budget(*, max_trials, epochs, train_limit=0, val_size=5000, time_limit=0):
+def check_budget(*, max_trials, epochs, train_limit=0, val_size=None, time_limit=0):
     """The budget of a search, checked: trials, epochs per trial (Hyperband: at most), data, seconds."""
     return {"max_trials": check_int("max_trials", max_trials, low=1, high=100000),
             "epochs": check_int("epochs", epochs, low=1, high=1000),
             "train_limit": check_int("train_limit", train_limit, low=0),
             # Trials are scored on validation images from the training set, never the test set.
-            "val_size": check_int("val_size", val_size, low=1),
+            # None: the default split (5,000, or a tenth of the training images if fewer).
+            "val_size": None if val_size is None else check_int("val_size", val_size, low=1),
             "time_limit": check_float("time_limit", time_limit, low=0)}
 
 
 def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, train_limit=0,
-               val_size=5000, time_limit=0, name=None, data_dir=None, search_id=None, workers=None,
+               val_size=None, time_limit=0, name=None, data_dir=None, search_id=None, workers=None,
                check_values=True):
     """Create a search folder (status queued) and return it; nothing is trained yet.
 
@@ -106,21 +106,52 @@ def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, 
 
 
 def read_search(path):
-    """Read one search folder; a running search whose process is gone is reported as failed."""
+    """Read one search folder; a running search whose process is gone is reported as failed.
+    A search.json of the wrong shape (hand-edited, damaged) raises SearchNotFound with the reason."""
     path = Path(path)
+    if path.is_symlink():
+        raise SearchNotFound(f"{path.name}: a link, not a search folder")
     try:
-        record = json.loads((path / SEARCH_FILE).read_text(encoding="utf-8"))
+        record = read_json(path / SEARCH_FILE, runs_store.RECORD_MAX_BYTES)
     except FileNotFoundError:
         raise SearchNotFound(f"{path.name}: not a search (no {SEARCH_FILE})") from None
     except (OSError, ValueError) as error:
         raise SearchNotFound(f"{path.name}: {SEARCH_FILE} is unreadable ({error})") from None
-    if not isinstance(record, dict) or record.get("status") not in runs_store.STATUSES:
-        raise SearchNotFound(f"{path.name}: {SEARCH_FILE} has no valid status")
+    problem = _problem(record)
+    if problem:
+        raise SearchNotFound(f"{path.name}: {SEARCH_FILE} is not a search record: {problem}")
     search = runs_store.mark_if_dead(Search(path, record))  # the same test as for a run's worker
     if search.dead_reason:
         search.record["error"] = ("the search process ended or stopped answering before the search "
                                   "finished (killed or crashed); resume it to continue")
     return search
+
+
+def _problem(record):
+    """Why `record` is not a search record the pages can show, or None."""
+    if not isinstance(record, dict):
+        return "it is not a JSON object"
+    if record.get("status") not in runs_store.STATUSES:
+        return f"unknown status {record.get('status')!r}"
+    if record.get("tuner") not in TUNERS:
+        return f"tuner is {record.get('tuner')!r}, expected one of {', '.join(TUNERS)}"
+    for key in ("id", "name", "space_name"):
+        if not isinstance(record.get(key), str):
+            return f"{key} is {record.get(key)!r}, expected text"
+    space, budget = record.get("space"), record.get("budget")
+    if not isinstance(space, dict) or not isinstance(space.get("hyperparameters"), dict) \
+            or not isinstance(space.get("arch"), str):
+        return "its space has no architecture or hyperparameters"
+    if not isinstance(budget, dict):
+        return "it has no budget"
+    for key in ("max_trials", "epochs", "train_limit"):
+        if not isinstance(budget.get(key), int) or isinstance(budget.get(key), bool):
+            return f"budget.{key} is {budget.get(key)!r}, expected an integer"
+    if not (budget.get("val_size") is None or isinstance(budget.get("val_size"), int)):
+        return f"budget.val_size is {budget.get('val_size')!r}, expected an integer"
+    if not isinstance(budget.get("time_limit", 0), (int, float)):
+        return f"budget.time_limit is {budget.get('time_limit')!r}, expected a number"
+    return None
 
 
 def load_search(search_id, runs_dir=None):

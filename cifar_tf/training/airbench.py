@@ -313,24 +313,35 @@ def tta_views(images, levels=2):
     return tf.stack(views)
 
 
-def predict_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta"]["batch_size"]):
-    """Logits of `model` for uint8 images (N, 32, 32, 3), averaged over airbench's TTA views."""
+def view_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta"]["batch_size"]):
+    """Logits of `model` for each of airbench's TTA views of uint8 images (N, 32, 32, 3):
+    (views, N, classes), the plain images first."""
     import tensorflow as tf
 
     logits_net = keras.Model(_input(model), model.get_layer("probabilities").input)
-    weights = tf.constant([w for w in TTA_WEIGHTS[level] if w], tf.float32)
-    count = int(len(weights))
+    count = sum(1 for w in TTA_WEIGHTS[level] if w)
 
     @tf.function(reduce_retracing=True)
-    def averaged(batch):
+    def per_view(batch):
         views = tta_views(batch, levels=level)[:count]
         n = tf.shape(batch)[0]
         logits = tf.cast(logits_net(tf.reshape(views, (-1, 32, 32, 3)), training=False), tf.float32)
-        return tf.tensordot(weights, tf.reshape(logits, (count, n, -1)), axes=1)
+        return tf.reshape(logits, (count, n, -1))
 
     images = np.asarray(images)
-    out = [averaged(tf.constant(images[i:i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
-    return np.concatenate(out) if out else np.empty((0, model.output_shape[-1]), np.float32)
+    out = [per_view(tf.constant(images[i:i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
+    return np.concatenate(out, axis=1) if out else np.empty((count, 0, model.output_shape[-1]), np.float32)
+
+
+def average_views(logits, level=HYP["tta"]["level"]):
+    """airbench's weighted mean of the views' logits."""
+    weights = np.array([w for w in TTA_WEIGHTS[level] if w], np.float32)
+    return np.tensordot(weights, logits[:len(weights)], axes=1)
+
+
+def predict_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta"]["batch_size"]):
+    """Logits of `model` for uint8 images (N, 32, 32, 3), averaged over airbench's TTA views."""
+    return average_views(view_logits(model, images, level=level, batch_size=batch_size), level)
 
 
 def softmax(logits):
@@ -346,7 +357,7 @@ def plan(config, train_size):
     return {"steps_per_epoch": settings["steps_per_epoch"], "total_steps": settings["total_steps"]}
 
 
-def fit(model, config, data, *, device, callbacks=(), stop=None, log=print):
+def fit(model, config, data, *, device, callbacks=(), stop=None, log=print, phase=lambda text: None):
     """Whiten from the training images, train `model` the airbench way, end on the averaged
     weights; the Keras history. What a run and the benchmark share."""
     from ..data.augment import evaluation_dataset
@@ -356,8 +367,10 @@ def fit(model, config, data, *, device, callbacks=(), stop=None, log=print):
     rng = np.random.default_rng(config.seed)
     whiten_from = rng.choice(len(x_train), min(HYP["net"]["whiten_images"], len(x_train)), replace=False)
     if "whiten" in [layer.name for layer in model.layers]:
+        phase("whitening: fitting the first layer to the images")
         init_whitening(model, x_train[np.sort(whiten_from)])
     trainer = build_trainer(model, settings, jit_compile=device["xla"])
+    phase("tracing the training step")
     batches = training_batches(x_train, y_train, batch_size=settings["batch_size"], epochs=config.epochs,
                                flip=settings["flip"], translate=settings["translate"], seed=config.seed)
     validation = evaluation_dataset(data["x_val"], data["y_val"]) if len(data.get("x_val", ())) else None
@@ -368,11 +381,12 @@ def fit(model, config, data, *, device, callbacks=(), stop=None, log=print):
     return history
 
 
-def test_probabilities(model, x_test, y_test, *, run=None, log=print):
+def test_probabilities(model, x_test, y_test, *, run=None, log=print, phase=lambda text: None):
     """The test scores with TTA, as airbench reports them, and the accuracy without it."""
+    phase(f"evaluating on the test set ({len(TTA_WEIGHTS[HYP['tta']['level']])} views)")
     y_test = np.asarray(y_test).reshape(-1)
-    plain = predict_logits(model, x_test, level=0)
-    tta = predict_logits(model, x_test, level=HYP["tta"]["level"])
+    views = view_logits(model, x_test)             # one pass: the plain images are the first view
+    plain, tta = views[0], average_views(views)
     extra = {"test_accuracy_no_tta": float((plain.argmax(1) == y_test).mean())}
     if run is not None:
         run.update(test_time_augmentation="mirror and 1-pixel shifts, 6 views (airbench level 2)")

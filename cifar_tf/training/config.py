@@ -45,7 +45,7 @@ class TrainConfig:
     fine_tune_lr_factor: float = 0.1
     early_stopping: int = 0        # patience in epochs on validation accuracy; 0 is off
     train_limit: int = 0           # 0 trains on the whole training split
-    val_size: int = 5000
+    val_size: int | None = None   # None: 5,000, or a tenth of the training images if fewer
     seed: int = 0
     mixed_precision: str = "auto"
     xla: str = "auto"
@@ -62,7 +62,7 @@ class TrainConfig:
                   "nesterov": check_bool("nesterov", self.nesterov)}
         for name, limit in LIMITS.items():
             value = getattr(self, name)
-            if name == "dropout" and value is None:
+            if value is None and name in OPTIONAL:
                 continue
             high = values["epochs"] if name == "warmup_epochs" else limit.high  # warm-up fits the run
             check = check_int if limit.kind is int else check_float
@@ -118,6 +118,7 @@ LIMITS = {
     "seed": Limit(int, 0, 2**31 - 1),
     "log_every": Limit(int, 1, 100000),
 }
+OPTIONAL = ("dropout", "val_size")   # None: the architecture's own dropout, the default validation split
 CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "mixed_precision": PRECISIONS,
            "xla": SWITCHES, "recipe": RECIPES}
 
@@ -133,7 +134,7 @@ def check_config(config, *, build=True):
         raise InvalidArgument("fine_tune_epochs", config.fine_tune_epochs,
                               "0 for an architecture without a pretrained base (fine-tuning applies to "
                               + ", ".join(name for name in ARCHITECTURES if pretrained(name)) + ")")
-    if config.early_stopping and not config.val_size:
+    if config.early_stopping and config.val_size == 0:
         raise InvalidArgument("early_stopping", config.early_stopping, "0 when val_size is 0 (nothing to watch)")
     if config.recipe == "airbench":
         _check_airbench(config)

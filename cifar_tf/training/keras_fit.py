@@ -21,7 +21,7 @@ def plan(config, train_size):
             "total_steps": steps_per_epoch * (config.epochs + config.fine_tune_epochs)}
 
 
-def fit(model, config, data, *, device, callbacks, stop, log):
+def fit(model, config, data, *, device, callbacks, stop, log, phase=lambda text: None):
     steps_per_epoch = plan(config, len(data["x_train"]))["steps_per_epoch"]
     trainer = SharpnessAware(model, rho=config.sam_rho) if config.sam_rho else model
     fit_args = dict(x=training_dataset(data["x_train"], data["y_train"], batch_size=config.batch_size,
@@ -30,9 +30,11 @@ def fit(model, config, data, *, device, callbacks, stop, log):
                     callbacks=callbacks, verbose=0)
     warnings.filterwarnings("ignore", message=".*shuffle=True.*tf.data.Dataset")  # ours is shuffled
     _compile(trainer, make_optimizer(config, steps_per_epoch), config, device)
+    phase("tracing the training step")
     history = trainer.fit(epochs=config.epochs, **fit_args).history
     if config.fine_tune_epochs and not stop.requested:
         log(f"fine-tuning the whole network for {config.fine_tune_epochs} epochs")
+        phase("tracing the fine-tuning step")
         model.get_layer("base").trainable = True
         fine = replace(config, lr=config.lr * config.fine_tune_lr_factor, epochs=config.fine_tune_epochs,
                        warmup_epochs=0.0)
@@ -43,9 +45,10 @@ def fit(model, config, data, *, device, callbacks, stop, log):
     return history
 
 
-def test_probabilities(model, x_test, y_test, *, run, log):
+def test_probabilities(model, x_test, y_test, *, run, log, phase=lambda text: None):
     from ..evaluation.predict import predict_proba
 
+    phase("evaluating on the test set")
     return predict_proba(model, x_test), {}
 
 

@@ -18,7 +18,7 @@ class LiveMetrics(keras.callbacks.Callback):
     def __init__(self, run, config, stop, log):
         super().__init__()
         self.run, self.config, self.stop, self.log = run, config, stop, log
-        self.step, self.epoch_rates = 0, []
+        self.step, self.epoch_rates, self.epochs_completed = 0, [], 0
 
     def on_train_begin(self, logs=None):
         self.started = self.mark = time.time()
@@ -26,11 +26,14 @@ class LiveMetrics(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-        self.epoch_started, self.epoch_images = time.time(), 0
+        self.epoch_started, self.epoch_images, self.epoch_batches = time.time(), 0, 0
         self.window_start = (0, {})  # batches seen and Keras' running means when the window began
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
+        if self.step == 1:
+            self.run.update(phase="training")
+        self.epoch_batches = batch + 1
         self.epoch_images += self.config.batch_size
         self.epoch_ended = time.time()
         if self.step % self.config.log_every == 0 or self.stop.check():
@@ -59,12 +62,19 @@ class LiveMetrics(keras.callbacks.Callback):
         seconds = max(getattr(self, "epoch_ended", time.time()) - self.epoch_started, 1e-9)
         rate = min(self.epoch_images, self.run.record.get("train_size") or self.epoch_images) / seconds
         self.epoch_rates.append(rate)
-        record = {"epoch": epoch + 1, **_floats(logs, "loss", "accuracy", "val_loss", "val_accuracy"),
+        # A stop in the middle of an epoch ends it early: its record sits where training stopped
+        # (epoch 1.48 after 76 of 157 batches), and it does not count as a finished epoch.
+        steps = self.run.record.get("steps_per_epoch") or self.epoch_batches
+        partial = 0 < self.epoch_batches < steps
+        record = {"epoch": round(epoch + self.epoch_batches / steps, 3) if partial else epoch + 1,
+                  **_floats(logs, "loss", "accuracy", "val_loss", "val_accuracy"),
                   "lr": self._lr(), "seconds": round(seconds, 3), "images_per_second": round(rate, 1),
-                  "elapsed": round(time.time() - self.started, 3)}
+                  "elapsed": round(time.time() - self.started, 3), **({"partial": True} if partial else {})}
         append_jsonl(self.run.file(store.EPOCHS_FILE), record)
-        self.run.update(epochs_completed=epoch + 1)
-        self.log(f"epoch {epoch + 1}/{self.config.epochs}: "
+        if not partial:
+            self.epochs_completed = epoch + 1
+            self.run.update(epochs_completed=self.epochs_completed)
+        self.log(f"epoch {record['epoch']}/{self.config.epochs}: "
                  + ", ".join(f"{k} {v:.4f}" for k, v in record.items()
                              if k in ("loss", "accuracy", "val_loss", "val_accuracy") and v is not None)
                  + f", {rate:,.0f} images/s")

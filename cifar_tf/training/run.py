@@ -42,8 +42,11 @@ def train(config=None, *, runs_dir=None, data_dir=None, cache_dir=None, name=Non
     """Train one run and return it (status completed, stopped or failed, with its metrics)."""
     config = check_config(config or TrainConfig())
     if run is None:
+        # The data first: a missing dataset or a validation split that does not fit is refused
+        # before a run folder exists, so a refused run leaves nothing behind.
+        data = data or prepare_data(config, data_dir, cache_dir)
         run = store.create_run(runs_dir, arch=config.arch, config=config.to_dict(), name=name, tags=tags)
-    run.start(config=config.to_dict())
+    run.start(config=config.to_dict(), phase="loading data")
     stop = StopRequest(run)
     policy = keras.mixed_precision.global_policy()  # device.configure() sets it for the run only
     try:
@@ -61,6 +64,10 @@ def _live(run, config, stop, data, log):
     from ..models.registry import build_model
     from .device import configure
 
+    def phase(text):  # what the Train page says the run is doing until its first curve points
+        run.update(phase=text)
+
+    phase("building the model")
     recipe = RECIPES[config.recipe]
     device = configure(config.mixed_precision, config.xla)
     keras.utils.set_random_seed(config.seed)
@@ -80,29 +87,38 @@ def _live(run, config, stop, data, log):
                                                        patience=config.early_stopping,
                                                        restore_best_weights=True))
     started = time.time()
-    history = recipe.fit(model, config, data, device=device, callbacks=callbacks, stop=stop, log=log)
+    history = recipe.fit(model, config, data, device=device, callbacks=callbacks, stop=stop, log=log, phase=phase)
     train_seconds = time.time() - started
     status = "stopped" if stop.requested else "completed"
     log(f"run {run.id}: {status} after {train_seconds:.1f} s; evaluating on the test set")
-    probabilities, extra = recipe.test_probabilities(model, data["x_test"], data["y_test"], run=run, log=log)
+    probabilities, extra = recipe.test_probabilities(model, data["x_test"], data["y_test"], run=run, log=log,
+                                                     phase=phase)
+    phase("saving the model")
     return finish_run(run, model, data["y_test"], probabilities, status=status, train_seconds=train_seconds,
-                      history=history, images_per_second=metrics.images_per_second(), extra_metrics=extra)
+                      history=history, images_per_second=metrics.images_per_second(), extra_metrics=extra,
+                      epochs_completed=metrics.epochs_completed)
 
 
 def finish_run(run, model, y_test, probabilities, *, status, train_seconds, history, images_per_second,
-               extra_metrics=None):
-    """Score the test-set probabilities, save them, the model and the scores, and close the run."""
+               extra_metrics=None, epochs_completed=None):
+    """Save the model, then the test-set probabilities and scores, and close the run.
+
+    The model goes first, through a temporary file that never outlives a failed save: a full disk
+    leaves no half-written model and no scores that look finished (train() records the failure)."""
     from ..evaluation.metrics import evaluate_probabilities
     from .device import float32_copy
 
+    # An uncompiled functional copy: no optimizer or SAM wrapper, loads anywhere; in float32 even
+    # after mixed precision training, so it predicts fast on any CPU.
+    temporary = run.file(f"{store.PARTIAL_PREFIX}{os.getpid()}.keras")
+    try:
+        float32_copy(model).save(temporary)
+        os.replace(temporary, run.model_path)
+    finally:
+        temporary.unlink(missing_ok=True)
     evaluation = evaluate_probabilities(probabilities, y_test)
     atomic_save_npy(run.file(store.PROBABILITIES_FILE), probabilities.astype("float16"))
     atomic_write_json(run.file(store.EVALUATION_FILE), evaluation)
-    # Save an uncompiled functional copy: no optimizer or SAM wrapper, loads anywhere; in float32
-    # even after mixed precision training, so it predicts fast on any CPU.
-    temporary = run.file(".model-partial.keras")
-    float32_copy(model).save(temporary)
-    os.replace(temporary, run.model_path)
     val_accuracy = [v for v in history.get("val_accuracy", []) if v is not None]
     metrics = {
         "test_accuracy": evaluation["accuracy"], "test_loss": evaluation["loss"],
@@ -111,7 +127,9 @@ def finish_run(run, model, y_test, probabilities, *, status, train_seconds, hist
         "train_seconds": round(train_seconds, 2), "images_per_second": images_per_second,
         **(extra_metrics or {}),
     }
-    run.finish(status, metrics=metrics, epochs_completed=len(history.get("loss", [])))
+    if epochs_completed is None:
+        epochs_completed = len(history.get("loss", []))
+    run.finish(status, metrics=metrics, epochs_completed=epochs_completed, phase=None)
     (run.path / store.STOP_FILE).unlink(missing_ok=True)
     return run
 

@@ -77,7 +77,7 @@ def curves(runs, metric):
         for record in run.epochs():
             epoch, value = as_number(record.get("epoch")), as_number(record.get(metric))
             if not (np.isnan(epoch) or np.isnan(value)):
-                rows.append({"run": label, "epoch": int(epoch), "value": value})
+                rows.append({"run": label, "epoch": epoch, "value": value})  # 1.48: stopped mid-epoch
     return pd.DataFrame(rows, columns=["run", "epoch", "value"])
 
 

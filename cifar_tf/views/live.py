@@ -1,37 +1,115 @@
-"""The Train page's live curves: training points every few batches, validation points every epoch."""
-import altair as alt
-import pandas as pd
+"""The Train page's live view of a run: where it stands and its curves, at a cost that does not
+grow with the run.
+
+A `LiveRun` is kept per watched run (in the page's session) and, at every refresh, reads only the
+lines its run folder gained since the last one. Its training curve holds at most
+`MAX_TRAIN_POINTS`: when it grows past them, the oldest points are merged pairwise (their mean),
+so that a long run draws as many points as a short one and the latest ones stay sharp. Its chart
+specs are built once per change (`version`), as plain Vega-Lite dicts, so a refresh in which
+nothing moved costs a few stats and no JSON.
+"""
+from ..runs.files import read_jsonl_from
+from ..runs.store import EPOCHS_FILE, STEPS_FILE
+
+MAX_TRAIN_POINTS = 240      # per curve; merged pairwise when passed
+KEEP_SHARP = 80             # the most recent points never merged
+COLOURS = {"train": "#4c78a8", "validation": "#f58518"}
 
 
-def live_frames(run):
-    """Training points (every few batches) and validation points (every epoch), x in epochs."""
-    steps_per_epoch = run.record.get("steps_per_epoch") or 1
-    rows = []
-    for record in run.steps():
-        x = record["step"] / steps_per_epoch
-        for metric in ("loss", "accuracy"):
-            if record.get(metric) is not None:
-                rows.append({"epoch": x, "metric": metric, "split": "train", "value": record[metric]})
-    for record in run.epochs():
-        for metric in ("loss", "accuracy"):
-            value = record.get(f"val_{metric}")
-            if value is not None:
-                rows.append({"epoch": float(record["epoch"]), "metric": metric, "split": "validation",
-                             "value": value})
-    return pd.DataFrame(rows, columns=["epoch", "metric", "split", "value"])
+class LiveRun:
+    """One run's step and epoch records, read incrementally from its folder."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offsets = {STEPS_FILE: 0, EPOCHS_FILE: 0}
+        self.points = []          # (epoch as a float, loss, accuracy), thinned
+        self.epochs = []          # epoch records, as written
+        self.last_step = {}       # the latest step record
+        self.version = 0          # changes whenever something new was read
+        self._specs = {}
+
+    def refresh(self, steps_per_epoch):
+        """Read what the run wrote since the last refresh; True if anything was new."""
+        steps, self.offsets[STEPS_FILE] = read_jsonl_from(self.path / STEPS_FILE, self.offsets[STEPS_FILE])
+        epochs, self.offsets[EPOCHS_FILE] = read_jsonl_from(self.path / EPOCHS_FILE, self.offsets[EPOCHS_FILE])
+        per_epoch = steps_per_epoch or 1
+        for record in steps:
+            step = record.get("step")
+            if isinstance(step, (int, float)):
+                self.points.append((step / per_epoch, _number(record.get("loss")), _number(record.get("accuracy"))))
+                self.last_step = record
+        self.epochs += epochs
+        if len(self.points) > MAX_TRAIN_POINTS:
+            self.points = thin(self.points, MAX_TRAIN_POINTS, KEEP_SHARP)
+        if steps or epochs:
+            self.version += 1
+            self._specs.clear()
+        return bool(steps or epochs)
+
+    @property
+    def epochs_completed(self):
+        return sum(not record.get("partial") for record in self.epochs)
+
+    def spec(self, metric, *, epochs=None, height=260):
+        """The Vega-Lite spec of one metric's curves (train line, validation points), built once
+        per version."""
+        key = (metric, epochs, height)
+        if key not in self._specs:
+            self._specs[key] = curve_spec(self.rows(metric), metric, epochs=epochs, height=height)
+        return self._specs[key]
+
+    def rows(self, metric):
+        column = 1 if metric == "loss" else 2
+        rows = [{"epoch": round(p[0], 4), "split": "train", "value": p[column]}
+                for p in self.points if p[column] is not None]
+        rows += [{"epoch": float(e["epoch"]), "split": "validation", "value": float(e[f"val_{metric}"])}
+                 for e in self.epochs if isinstance(e.get(f"val_{metric}"), (int, float))
+                 and isinstance(e.get("epoch"), (int, float))]
+        return rows
 
 
-def live_chart(frame, metric, *, epochs=None, height=260):
-    """One metric's curves: a line for training, points joined by a line for validation."""
-    data = frame[frame["metric"] == metric]
-    x_scale = alt.Scale(domain=[0, max(epochs or 1, float(data["epoch"].max()) if len(data) else 1)])
-    y_title = "loss" if metric == "loss" else "accuracy"
-    base = alt.Chart(data).encode(
-        x=alt.X("epoch:Q", title="epoch", scale=x_scale),
-        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=metric != "loss")),
-        color=alt.Color("split:N", title=None, legend=alt.Legend(orient="bottom"),
-                        scale=alt.Scale(domain=["train", "validation"], range=["#4c78a8", "#f58518"])),
-        tooltip=["split", alt.Tooltip("epoch:Q", format=".2f"), alt.Tooltip("value:Q", format=".4f")])
-    train = base.transform_filter(alt.datum.split == "train").mark_line()
-    validation = base.transform_filter(alt.datum.split == "validation").mark_line(point=True)
-    return (train + validation).properties(height=height, title=y_title.capitalize())
+def thin(points, most, keep_sharp):
+    """Merge the oldest points pairwise (their means) until at most `most` remain; the last
+    `keep_sharp` are kept as they are."""
+    while len(points) > most:
+        old, recent = points[:-keep_sharp], points[-keep_sharp:]
+        merged = [tuple(_mean(values) for values in zip(*old[i:i + 2])) for i in range(0, len(old) - 1, 2)]
+        if len(old) % 2:
+            merged.append(old[-1])
+        points = merged + recent
+    return points
+
+
+def curve_spec(rows, metric, *, epochs=None, height=260):
+    """One metric's curves as a Vega-Lite dict: a line for training, points joined by a line for
+    validation, the x axis spanning the whole run."""
+    title = "loss" if metric == "loss" else "accuracy"
+    top = max([epochs or 1] + [row["epoch"] for row in rows])
+    encoding = {
+        "x": {"field": "epoch", "type": "quantitative", "title": "epoch", "scale": {"domain": [0, top]}},
+        "y": {"field": "value", "type": "quantitative", "title": title, "scale": {"zero": metric != "loss"},
+              **({"axis": {"format": ".0%"}} if metric == "accuracy" else {})},
+        "color": {"field": "split", "type": "nominal", "title": None,
+                  "scale": {"domain": list(COLOURS), "range": list(COLOURS.values())},
+                  "legend": {"orient": "bottom", "labelLimit": 0}},
+        "tooltip": [{"field": "split", "type": "nominal"},
+                    {"field": "epoch", "type": "quantitative", "format": ".2f"},
+                    {"field": "value", "type": "quantitative", "format": ".4f"}],
+    }
+    return {
+        "title": title.capitalize(), "height": height, "data": {"values": rows},
+        "layer": [
+            {"mark": {"type": "line"}, "transform": [{"filter": "datum.split == 'train'"}], "encoding": encoding},
+            {"mark": {"type": "line", "point": True}, "transform": [{"filter": "datum.split == 'validation'"}],
+             "encoding": encoding},
+        ],
+    }
+
+
+def _mean(values):
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _number(value):
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

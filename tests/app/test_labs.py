@@ -1,10 +1,11 @@
 import io
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from cifar_tf.labs import measures
+from cifar_tf.labs import measures, sam_pairs
 from cifar_tf.runs import store
 from helpers import open_app
 
@@ -93,7 +94,8 @@ def test_sharpness_page_measures_and_draws_a_finished_run(app_env, monkeypatch):
     assert not at.exception and not at.error and len(at.get("vega_lite_chart")) == 1
 
 
-def test_sharpness_page_trains_a_pair_side_by_side(app_env, quiet_manager):
+def test_sharpness_page_trains_a_pair_side_by_side(app_env, roomy_cifar_dir, quiet_manager, monkeypatch):
+    monkeypatch.setenv("CIFAR10_DIR", str(roomy_cifar_dir))  # room for the pair's validation images
     from cifar_tf.runs.store import list_runs
 
     at = open_app("pages/lab_sharpness.py")
@@ -134,3 +136,46 @@ def test_network_view_explains_an_uploaded_photo(app_env):
     assert any("The network says" in text for text in _texts(at))
     captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
     assert "evidence for" in " ".join(captions)
+
+
+def _pair_run(runs, baseline, pair_id, sam_rho, status):
+    """A run of a SAM pair, with the baseline's model and scores; "running" as this process."""
+    run = store.create_run(runs, arch="simple_cnn", config={**baseline.record["config"], "sam_rho": sam_rho},
+                           name=f"pair {'SAM' if sam_rho else 'plain'}", status=status,
+                           tags={sam_pairs.PAIR_TAG: pair_id, "sam": "sam" if sam_rho else "plain"})
+    for name in (store.MODEL_FILE, store.EVALUATION_FILE, store.PROBABILITIES_FILE):
+        shutil.copy(baseline.file(name), run.file(name))
+    if status == "running":
+        run.start()
+    else:
+        run.update(metrics=baseline.record["metrics"])
+    return run
+
+
+def test_sharpness_page_shows_a_pair_finishing_once_and_compares_its_two_runs(app_env, roomy_cifar_dir,
+                                                                               quiet_manager, monkeypatch):
+    baseline = next(r for r in store.list_runs(app_env)[0] if r.name == "baseline")
+    plain = _pair_run(app_env, baseline, "20261201-1200-ab12", 0.0, "completed")
+    sam = _pair_run(app_env, baseline, "20261201-1200-ab12", 0.05, "running")
+    older = _pair_run(app_env, baseline, "20261130-0900-ef56", 0.0, "completed")
+    at = open_app("pages/lab_sharpness.py")
+    assert not at.exception
+    assert at.selectbox(key="sam_pair_pick").value == "20261201-1200-ab12"
+    assert not any("Both runs are done" in c.value for c in at.caption)
+
+    sam.finish("completed", metrics=baseline.record["metrics"])   # it finishes while watched
+    at.run()
+    assert not at.exception
+    assert any("Both runs are done" in c.value for c in at.caption)
+    left, right = (s for s in at.selectbox if (s.key or "").startswith(("sam_left", "sam_right")))
+    assert {left.value, right.value} == {plain.id, sam.id}       # the pair, not one run against itself
+
+    # A second "Train both" while an older pair is picked: the picker follows the new pair.
+    at.selectbox(key="sam_pair_pick").set_value("20261130-0900-ef56").run()
+    assert older.id in {s.value for s in at.selectbox if (s.key or "").startswith("sam_left")}
+    monkeypatch.setenv("CIFAR10_DIR", str(roomy_cifar_dir))
+    next(b for b in at.button if b.label == "Train both").click().run()
+    assert not at.exception and not at.error
+    newest = sam_pairs.sam_pairs(store.list_runs(app_env)[0])[0]["id"]
+    assert newest not in ("20261201-1200-ab12", "20261130-0900-ef56")
+    assert at.selectbox(key="sam_pair_pick").value == newest

@@ -67,7 +67,8 @@ def test_every_preset_works_as_the_first_click_of_a_fresh_session(app_env):
         assert any(b.label == "Start training" for b in at.button), name
 
 
-def test_one_run_manager_serves_every_page(app_env, monkeypatch):
+def test_one_run_manager_serves_every_page(app_env, roomy_cifar_dir, monkeypatch):
+    monkeypatch.setenv("CIFAR10_DIR", str(roomy_cifar_dir))  # room for the pair's validation images
     """The Sharpness lab queues a pair, the Train page stops one of them: one manager, one queue."""
     from cifar_tf.runs.manager import RunManager
     from pages.common import _manager

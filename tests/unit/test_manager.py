@@ -124,3 +124,18 @@ def test_a_recycled_pid_is_never_signalled(runs_dir, monkeypatch):
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_finished_worker_starts_the_next_queued_run_with_no_manager_running(cifar_dir, runs_dir):
+    """A server stopped with runs queued: the queue goes on as each run ends."""
+    from cifar_tf.training.worker import run_worker
+
+    first = store.create_run(runs_dir, arch="simple_cnn", config=TINY.to_dict(), status="queued",
+                             tags={"data_dir": str(cifar_dir)})
+    second = store.create_run(runs_dir, arch="simple_cnn", config=TINY.to_dict(), status="queued",
+                              tags={"data_dir": str(cifar_dir)})
+    first.start()
+    assert run_worker(first.path) == 0          # as the worker process would, in this one
+    assert store.load_run(first.id, runs_dir).status == "completed"
+    assert store.load_run(second.id, runs_dir).status in ("running", "completed")
+    assert wait_for(lambda: store.load_run(second.id, runs_dir).status == "completed")

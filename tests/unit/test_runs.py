@@ -125,3 +125,22 @@ def test_rename_and_stop_request(runs_dir):
     assert not run.stop_requested()
     run.request_stop()
     assert run.stop_requested()
+
+
+def test_new_runs_get_readable_unique_names(runs_dir):
+    first = store.create_run(runs_dir, arch="resnet20", config={})
+    assert first.name.startswith("resnet20 · ") and first.name[-5:-2].endswith(":")   # "resnet20 · 14:05"
+    again = store.create_run(runs_dir, arch="simple_cnn", config={}, name="mine")
+    twice = store.create_run(runs_dir, arch="simple_cnn", config={}, name="mine")
+    assert (again.name, twice.name) == ("mine", "mine (2)")
+    assert store.default_name("vgg16", "quick").startswith("vgg16 · quick · ")
+
+
+def test_the_record_schema_names_every_field_of_a_train_config():
+    from dataclasses import fields
+
+    from cifar_tf.runs import schema
+    from cifar_tf.training.config import TrainConfig
+
+    assert set(schema.CONFIG_FIELDS) == {f.name for f in fields(TrainConfig)}
+    assert schema.problem({"id": "a", "status": "completed", "config": TrainConfig().to_dict()}, store.STATUSES) is None

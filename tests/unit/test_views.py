@@ -61,7 +61,8 @@ def test_runs_table_of_nothing_is_empty_with_the_columns():
 
 
 def test_run_labels_disambiguate_repeated_names(runs_dir):
-    a, b, c = (made_run(runs_dir, name) for name in ("same", "same", "other"))
+    # New runs get unique names; a copied folder (or an older lab) can still repeat one.
+    a, b, c = (made_run(runs_dir, name).update(name=name.rstrip("2")) for name in ("same", "same2", "other"))
     labels = comparison.run_labels([a, b, c])
     assert labels[2] == "other" and len(set(labels)) == 3
     assert labels[0].startswith("same (") and a.id[-6:] in labels[0]

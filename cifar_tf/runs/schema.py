@@ -1,0 +1,81 @@
+"""The shape a run.json must have, checked once where it is read.
+
+A runs folder is shared: a record may have been edited by hand, copied, damaged or written by a
+newer version. Every page and command reads records through `store.read_run`, which calls
+`problem(record)` and skips a record that fails with the reason, as it skips unreadable JSON, so
+that no page ever meets `metrics.test_accuracy == "0.9"` or `config.epochs == "x"`.
+"""
+NUMBER = (int, float)
+
+# The fields of a run record and what each may hold (None allowed where the tuple has type(None)).
+RECORD_FIELDS = {
+    "id": (str,), "name": (str, type(None)), "arch": (str, type(None)), "status": (str,),
+    "config": (dict,), "metrics": (dict, type(None)), "tags": (dict, type(None)),
+    "device": (dict, type(None)), "params": (int, type(None)), "epochs_completed": (int, type(None)),
+    "created_at": (str, type(None)), "created_ns": (int, type(None)), "started_at": (str, type(None)),
+    "finished_at": (str, type(None)), "updated_at": (str, type(None)), "error": (str, type(None)),
+    "pid": (int, type(None)), "host": (str, type(None)), "train_size": (int, type(None)),
+    "val_size": (int, type(None)), "steps_per_epoch": (int, type(None)), "total_steps": (int, type(None)),
+    "recipe": (str, type(None)), "data_path": (str, type(None)), "phase": (str, type(None)),
+}
+# A TrainConfig's fields as a record holds them (tests/unit/test_runs.py keeps this in step with it).
+CONFIG_FIELDS = {
+    "arch": (str,), "arch_params": (dict,), "epochs": (int,), "batch_size": (int,), "optimizer": (str,),
+    "lr": NUMBER, "momentum": NUMBER, "nesterov": (bool,), "schedule": (str,), "warmup_epochs": NUMBER,
+    "decay_every": NUMBER, "decay_factor": NUMBER, "weight_decay": NUMBER, "dropout": (*NUMBER, type(None)),
+    "label_smoothing": NUMBER, "augment": (str,), "sam_rho": NUMBER, "fine_tune_epochs": (int,),
+    "fine_tune_lr_factor": NUMBER, "early_stopping": (int,), "train_limit": (int,),
+    "val_size": (int, type(None)), "seed": (int,), "mixed_precision": (str,), "xla": (str,),
+    "log_every": (int,), "recipe": (str,),
+}
+MAX_DEPTH = 32   # deeper than any record the lab writes; deep enough nesting breaks pages and charts
+
+
+def problem(record, statuses):
+    """Why `record` is not a run record the pages can show, or None if it is one."""
+    if not isinstance(record, dict):
+        return "it is not a JSON object"
+    if _depth(record) > MAX_DEPTH:
+        return f"it is nested more than {MAX_DEPTH} levels deep"
+    for key in ("id", "status"):
+        if not isinstance(record.get(key), str):
+            return f"it has no {key}"
+    if record["status"] not in statuses:
+        return f"unknown status {record['status']!r}"
+    if "config" not in record:
+        return "it has no config"
+    for key, kinds in RECORD_FIELDS.items():
+        wrong = _wrong_type(key, record.get(key), kinds)
+        if wrong:
+            return wrong
+    for key, value in record["config"].items():
+        if key in CONFIG_FIELDS:
+            wrong = _wrong_type(f"config.{key}", value, CONFIG_FIELDS[key])
+            if wrong:
+                return wrong
+    for key, value in (record.get("metrics") or {}).items():
+        wrong = _wrong_type(f"metrics.{key}", value, (*NUMBER, type(None)))
+        if wrong:
+            return wrong
+    return None
+
+
+def _wrong_type(key, value, kinds):
+    if isinstance(value, bool) and bool not in kinds:
+        return f"{key} is {value!r}, not a number"
+    if not isinstance(value, kinds):
+        names = " or ".join("none" if k is type(None) else {"str": "text", "dict": "an object", "int": "an integer",
+                                                             "float": "a number", "bool": "true or false"}[k.__name__]
+                            for k in kinds)
+        return f"{key} is {value!r:.40}, expected {names}"
+    return None
+
+
+def _depth(value, level=1):
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
