@@ -5,7 +5,7 @@ This file only declares the pages; each page lays out widgets and charts, and th
 """
 import streamlit as st
 
-from pages.common import run_manager
+from pages.common import run_manager, warm_up
 
 st.set_page_config(page_title="CIFAR-10 Lab", page_icon=":material/science:", layout="wide")
 
@@ -26,7 +26,8 @@ PAGES = {
     ],
 }
 
-# Every page view makes sure the server's run manager polls: runs a restarted server finds queued
-# start at once, whichever page the first visitor opens.
+# Every page view makes sure the server's run manager polls (runs a restarted server finds queued
+# start at once, whichever page the first visitor opens) and that the heavy imports are under way.
 run_manager()
+warm_up()
 st.navigation(PAGES).run()

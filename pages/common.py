@@ -2,6 +2,8 @@
 
 Only Streamlit glue lives here; the logic is in `cifar_tf`.
 """
+import threading
+
 import streamlit as st
 
 from cifar_tf import settings
@@ -24,6 +26,20 @@ def run_through_app():
 
 
 run_through_app()
+
+
+def keep_keras_state():
+    """Works around Streamlit's `script_runner._clean_problem_modules` (1.67), which calls
+    `keras.backend.clear_session()` after every script run of every session once Keras is
+    imported anywhere in the server: a full garbage collection, most of a page view's CPU time.
+    The lab builds models only in cached functions (parameter counts, the model cache), so Keras'
+    session has nothing to clear between reruns. tests/app/test_train.py checks the patch."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    script_runner._clean_problem_modules = lambda: None
+
+
+keep_keras_state()
 
 
 def runs_dir():
@@ -49,10 +65,61 @@ def _manager(folder, data_folder):
 
 
 @st.cache_resource(show_spinner=False)
+def warm_up():
+    """Once per server, in the background: import TensorFlow and load CIFAR-10, so that the first
+    student to open Data, Evaluate or Predict does not wait seconds for them."""
+    def load():
+        try:
+            from cifar_tf.data.augment import PREVIEW_DEFAULT, augmentation_preview
+            from cifar_tf.data.cifar10 import load_cifar10
+            from cifar_tf.models.registry import count_params
+
+            count_params("simple_cnn")                      # imports Keras and TensorFlow, builds once
+            augmentation_preview(load_cifar10(data_dir()).x_test[0], PREVIEW_DEFAULT, n=16)  # compiles the warp
+        except Exception:  # noqa: BLE001 - no dataset yet, or a broken one: the pages say so themselves
+            pass
+
+    thread = threading.Thread(target=load, daemon=True, name="warm-up")
+    thread.start()
+    return thread
+
+
+@st.cache_resource(show_spinner=False)
 def model_cache():
     from cifar_tf.evaluation.predict import ModelCache
 
     return ModelCache()
+
+
+def model_key(run):
+    """What identifies a run's model for the caches below: its file and when it was written."""
+    try:
+        return str(run.model_path), run.model_path.stat().st_mtime_ns
+    except OSError:
+        return str(run.model_path), None
+
+
+# Grad-CAM, filters and activation maps cost TensorFlow work: computed once per model, image and
+# class, not on every rerun of every session (the model is not hashed: `model_key` stands for it).
+@st.cache_data(show_spinner=False, max_entries=512)
+def grad_cam_picture(key, _model, image, class_index, display=None, size=224):
+    from cifar_tf.evaluation.explain import grad_cam_overlay
+
+    return grad_cam_overlay(_model, image, class_index, display=display, size=size)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def activation_maps(key, _model, image, max_channels=16):
+    from cifar_tf.evaluation.explain import activation_maps as maps
+
+    return maps(_model, image, max_channels=max_channels)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def first_layer_filters(key, _model):
+    from cifar_tf.evaluation.explain import first_layer_filters as filters
+
+    return filters(_model)
 
 
 def list_runs(warn=True):

@@ -2,10 +2,11 @@ import secrets
 
 import streamlit as st
 
-from cifar_tf.data.augment import AUGMENT_PRESETS, augmentation_preview, parse_augmentation
+from cifar_tf.data.augment import AUGMENT_PRESETS, PREVIEW_DEFAULT, augmentation_preview, parse_augmentation
 from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, dataset_info, load_cifar10, sample_indices
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views.data import class_counts, class_counts_chart, class_counts_table
+from cifar_tf.views.formatting import escape_markdown
 from cifar_tf.views.pictures import enlarge
 from pages.common import data_dir
 
@@ -29,7 +30,7 @@ except DatasetNotFound as error:
         st.text(str(error))
     st.stop()
 except CorruptDataset as error:
-    st.error(f"The dataset is damaged: {error}")
+    st.error(f"The dataset is damaged: {escape_markdown(error)}")
     st.stop()
 
 names = list(dataset.class_names)
@@ -71,7 +72,7 @@ CONTROLS = [2, 2, 1.1, 1, 1]
 preset_col, spec_col, index_col, random_col, redraw_col = st.columns(CONTROLS,
                                                                      vertical_alignment="bottom")
 preset = preset_col.selectbox(
-    "Augmentation", [*AUGMENT_PRESETS, CUSTOM], index=2, key="data_aug_preset",
+    "Augmentation", [*AUGMENT_PRESETS, CUSTOM], index=list(AUGMENT_PRESETS).index(PREVIEW_DEFAULT), key="data_aug_preset",
     format_func=lambda p: "custom…" if p == CUSTOM else f"{p}: {AUGMENT_PRESETS[p].describe()}")
 spec = preset
 if preset != CUSTOM:  # show what the preset means, in the syntax a custom one is written in

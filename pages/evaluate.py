@@ -1,13 +1,12 @@
 import streamlit as st
 
 from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, load_cifar10
-from cifar_tf.evaluation.explain import grad_cam_overlay
 from cifar_tf.evaluation.metrics import cell_examples, most_confident_mistakes, most_confused_cell
 from cifar_tf.runs.outputs import load_probabilities, read_evaluation
 from cifar_tf.runs.store import best_run
 from cifar_tf.views import evaluation as view
 from cifar_tf.views.formatting import escape_markdown
-from pages.common import data_dir, list_runs, model_cache, pick_run
+from pages.common import data_dir, grad_cam_picture, list_runs, model_cache, model_key, pick_run
 
 st.title("Evaluate")
 st.caption("How one run does on the 10,000 test images it never saw: scores per class, which "
@@ -81,9 +80,9 @@ if cell is not None:
     true, predicted = cell
     indices, total = cell_examples(probabilities, dataset.y_test, true, predicted, limit=21)
     if true == predicted:
-        st.subheader(f"{class_names[true]} recognised correctly")
+        st.subheader(f"{escape_markdown(class_names[true])} recognised correctly")
     else:
-        st.subheader(f"True {class_names[true]}, predicted {class_names[predicted]}")
+        st.subheader(f"True {escape_markdown(class_names[true])}, predicted {escape_markdown(class_names[predicted])}")
     shown = f", the {len(indices)} the model was surest of shown" if total > len(indices) else ""
     hint = "" if clicked else " Until you click a cell, the most frequent mistake is shown."
     st.caption(f"{total:,} test images in this cell{shown}; under each, the model's two most probable "
@@ -122,7 +121,7 @@ except (ValueError, OSError) as error:  # a damaged or refused model (Keras' saf
     st.stop()
 answer, truth = int(predicted_classes[index]), int(dataset.y_test[index])
 left, right, _ = st.columns([1, 1, 2])
-left.image(grad_cam_overlay(model, dataset.x_test[index], answer, size=224),
+left.image(grad_cam_picture(model_key(run), model, dataset.x_test[index], answer),
            caption=f"for its answer: {class_names[answer]}")
-right.image(grad_cam_overlay(model, dataset.x_test[index], truth, size=224),
+right.image(grad_cam_picture(model_key(run), model, dataset.x_test[index], truth),
             caption=f"for the true class: {class_names[truth]}")

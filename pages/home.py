@@ -50,9 +50,9 @@ with dataset:
                    "holding `cifar-10-batches-py`).")
     except CorruptDataset as error:
         found = None
-        st.error(f"The dataset is damaged: {error}")
+        st.error(f"The dataset is damaged: {escape_markdown(error)}")
     if found:
-        st.success(f"Found in `{found}`.")
+        st.success(f"Found in {escape_markdown(found)}.")
 
 st.subheader("Recent runs")
 recent = list_runs()[:5]

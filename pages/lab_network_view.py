@@ -12,7 +12,8 @@ from cifar_tf.runs.store import best_run, with_model
 from cifar_tf.views.data import probability_chart
 from cifar_tf.views.formatting import escape_markdown
 from cifar_tf.views.pictures import enlarge
-from pages.common import data_dir, list_runs, model_cache, pick_run
+from pages.common import (activation_maps, data_dir, first_layer_filters, grad_cam_picture, list_runs, model_cache,
+                          model_key, pick_run)
 
 SHOW = 224  # pixels: how large the 32x32 images are drawn
 
@@ -46,7 +47,7 @@ if source == "Your photo":
     try:
         photo, image = load_for_model(upload)
     except UnusableImage as error:
-        st.error(f"This file cannot be used: {error}")
+        st.error(f"This file cannot be used: {escape_markdown(error)}")
         st.stop()
     display = to_model_input(photo, size=SHOW)  # the same centred square, sharp
 else:
@@ -77,9 +78,9 @@ with grad_cam:
                           format_func=lambda i: f"{CLASS_NAMES[i]} ({probabilities[i]:.0%} according to the network)")
     original, for_predicted, for_chosen = st.columns(3)
     original.image(display, caption="the image" + (f" (true class: {truth})" if truth else ""), width=SHOW)
-    for_predicted.image(explain.grad_cam_overlay(model, image, predicted, display=display, size=SHOW),
+    for_predicted.image(grad_cam_picture(model_key(run), model, image, predicted, display, SHOW),
                         caption=f"evidence for {CLASS_NAMES[predicted]} (its answer)", width=SHOW)
-    for_chosen.image(explain.grad_cam_overlay(model, image, chosen, display=display, size=SHOW),
+    for_chosen.image(grad_cam_picture(model_key(run), model, image, chosen, display, SHOW),
                      caption=f"evidence for {CLASS_NAMES[chosen]}", width=SHOW)
     st.altair_chart(probability_chart(ranked), width="stretch")
     st.caption(f"Grad-CAM (Selvaraju et al. 2017) weighs the feature maps of layer `{explain.cam_layer(model)}` "
@@ -87,7 +88,7 @@ with grad_cam:
                "where there is none. Compare the predicted class with another one.")
 
 with filters:
-    weights = explain.first_layer_filters(model)
+    weights = first_layer_filters(model_key(run), model)
     scale = max(1, 48 // weights.shape[1])
     st.image(explain.image_grid(weights, columns=16, scale=scale, pad=6), width="content")
     first = explain.conv_layers(model)[0]
@@ -98,7 +99,7 @@ with filters:
                "ones (7x7 in ResNet50) show edges and blobs more plainly, and after longer training.")
 
 with activations:
-    maps = explain.activation_maps(model, image, max_channels=16)
+    maps = activation_maps(model_key(run), model, image)
     names = [m["layer"] for m in maps]
     shown_col, layer_col = st.columns([1, 3], vertical_alignment="center")
     shown_col.image(display, width=160)

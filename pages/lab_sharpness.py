@@ -140,7 +140,7 @@ if st.button("Measure sharpness", icon=":material/straighten:", key="sam_measure
             try:
                 measures.measure_run(run, rho=measure_rho)
             except (DatasetNotFound, CorruptDataset, LookupError, ValueError) as error:
-                st.error(f"{run.name}: {error}")
+                st.error(f"{escape_markdown(run.name)}: {escape_markdown(error)}")
 st.dataframe(pd.DataFrame(sam_pairs.comparison_rows(chosen, rho=measure_rho)), hide_index=True, width="stretch",
              placeholder="not measured yet", column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
                             "SAM ρ": st.column_config.NumberColumn(format="%.3g"),
@@ -166,7 +166,7 @@ if button_col.button("Draw the landscape", icon=":material/landscape:", key="sam
             try:
                 measures.run_landscape(run, dims=dims)
             except (DatasetNotFound, CorruptDataset, LookupError, ValueError) as error:
-                st.error(f"{run.name}: {error}")
+                st.error(f"{escape_markdown(run.name)}: {escape_markdown(error)}")
 kind = f"landscape{dims}d"
 drawn = {run.name: measures.cached(run, kind) for run in chosen}
 drawn = {name: result for name, result in drawn.items() if result}

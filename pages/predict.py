@@ -5,13 +5,12 @@ import streamlit as st
 from cifar_tf import CLASS_NAMES
 from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, load_cifar10, sample_indices
 from cifar_tf.data.images import read_uploads, to_model_input
-from cifar_tf.evaluation.explain import grad_cam_overlay
 from cifar_tf.evaluation.predict import label_predictions, predict_proba, predict_uploads, top_k
 from cifar_tf.runs.store import best_run, demo_run, with_model
 from cifar_tf.views.data import probability_chart
-from cifar_tf.views.formatting import escape_markdown
+from cifar_tf.views.formatting import article, escape_markdown
 from cifar_tf.views.pictures import enlarge
-from pages.common import data_dir, list_runs, model_cache, pick_run
+from pages.common import data_dir, grad_cam_picture, list_runs, model_cache, model_key, pick_run
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 TEST_IMAGES = 8
@@ -66,7 +65,7 @@ for number, upload in enumerate(uploads):
         continue
     ranked = top_k(next(probabilities), k)
     with st.container(border=True):
-        st.markdown(f"**{escape_markdown(upload.name)}** looks like a **{ranked[0][0]}** "
+        st.markdown(f"**{escape_markdown(upload.name)}** looks like {article(ranked[0][0])} **{ranked[0][0]}** "
                     f"({ranked[0][1]:.0%} sure)")
         shown, seen, chart = st.columns([2, 1.2, 4], gap="medium")
         shown.image(upload.image, caption=f"your image, {upload.image.width}x{upload.image.height}",
@@ -76,8 +75,8 @@ for number, upload in enumerate(uploads):
         if show_cam:
             cam_class = st.selectbox("Grad-CAM for the class", CLASS_NAMES, key=f"predict_cam_{number}",
                                      index=CLASS_NAMES.index(ranked[0][0]))
-            st.image(grad_cam_overlay(model, upload.model_input, CLASS_NAMES.index(cam_class),
-                                      display=to_model_input(upload.image, size=224)),
+            st.image(grad_cam_picture(model_key(run), model, upload.model_input, CLASS_NAMES.index(cam_class),
+                                      to_model_input(upload.image, size=224)),
                      caption=f"where the model sees a {cam_class}")
 
 # ---------------------------------------------------------------- test images

@@ -57,9 +57,9 @@ if not chosen:
 curves_col, diff_col = st.columns(2, gap="large")
 with curves_col:
     st.subheader("Learning curves")
-    metric = st.segmented_control("Metric", list(compare.CURVE_METRICS), default="val_accuracy",
+    metric = st.segmented_control("Metric", list(compare.CURVE_METRICS), default=compare.default_metric(chosen),
                                   format_func=compare.CURVE_BUTTONS.get, required=True, wrap=True,
-                                  key="runs_metric", label_visibility="collapsed")
+                                  key=f"runs_metric_{'-'.join(r.id for r in chosen)}", label_visibility="collapsed")
     curve_data = compare.curves(chosen, metric)
     if curve_data.empty:
         st.caption("No finished epochs recorded for these runs yet.")

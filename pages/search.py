@@ -7,7 +7,7 @@ from cifar_tf.search import space as spaces
 from cifar_tf.search.space import OBJECTIVE, TUNER_LABELS
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import search as report
-from cifar_tf.views.formatting import escape_markdown
+from cifar_tf.views.formatting import escape_markdown, plural
 from pages.common import data_dir, run_manager, runs_dir
 
 TUNER_HELP = {
@@ -191,16 +191,18 @@ def search_view(search, rows):
 
     st.subheader(escape_markdown(search.name))
     images = f"{budget['train_limit']:,}" if budget["train_limit"] else "all"
-    st.caption(f"{TUNER_LABELS[record['tuner']]} over `{record['space_name']}` ({record['space']['arch']}); "
-               f"up to {budget['max_trials']} trials, {budget['epochs']} epochs "
-               f"{'at most ' if record['tuner'] == 'hyperband' else ''}each, {images} training and "
-               f"{'the default number of' if budget['val_size'] is None else format(budget['val_size'], ',')} validation images. Folder: `{search.path}`")
+    validation = "the default number of" if budget["val_size"] is None else f"{budget['val_size']:,}"
+    st.caption(escape_markdown(
+        f"{TUNER_LABELS[record['tuner']]} over {record['space_name']} ({record['space']['arch']}); up to "
+        f"{plural(budget['max_trials'], 'trial')}, {plural(budget['epochs'], 'epoch')} "
+        f"{'at most ' if record['tuner'] == 'hyperband' else ''}each, {images} training and {validation} "
+        f"validation images. Folder: {search.path}"))
     if search.status == "running":
         st.info("Running: the table and charts fill in as trials finish.", icon=":material/autorenew:")
     elif search.status == "failed":
         st.error(f"Failed: {escape_markdown(record.get('error'))}")
     elif search.status in ("completed", "stopped"):
-        st.success(f"{search.status.capitalize()}: {record.get('ended_by') or 'done'}.")
+        st.success(f"{search.status.capitalize()}: {escape_markdown(record.get('ended_by') or 'done')}.")
 
     done = sum(r["status"] == "completed" for r in rows)
     m1, m2, m3, m4 = st.columns(4)
@@ -263,7 +265,7 @@ def search_view(search, rows):
 
 def train_best(search, best):
     st.subheader("Train the best configuration fully")
-    values = ", ".join(f"{k} = {report.format_value(v)}" for k, v in best["values"].items())
+    values = escape_markdown(", ".join(f"{k} = {report.format_value(v)}" for k, v in best["values"].items()))
     st.markdown(f"Trial **{best['trial']}** scored {best[OBJECTIVE]:.1%} on validation with {values}. "
                 "A full training uses every training image (the same validation images still held out) and as "
                 "many epochs as you choose.")

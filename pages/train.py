@@ -53,8 +53,10 @@ with setup:
                 st.selectbox(name, form.WEIGHTS, key=key, format_func=lambda w: "none (random init)" if w is None else w)
             elif kind == "switch":
                 st.checkbox(name, key=key)
-            elif kind in ("int", "float"):
-                st.number_input(name, key=key, format="%d" if kind == "int" else "%g")
+            elif kind == "int":
+                st.number_input(name, key=key, step=1)  # an int step makes an integer box (no %d warning)
+            elif kind == "float":
+                st.number_input(name, key=key, format="%g")
             else:
                 st.text_input(name, key=key, help="a number, a word like relu, a list like 64,128,256, or empty")
 
@@ -160,7 +162,8 @@ with setup:
                 st.info(f"“{escape_markdown(run.name)}” is queued: position {position or '?'} in line.",
                         icon=":material/hourglass_top:")
             elif run.status == "running" and run.record.get("phase") not in (None, "training"):
-                st.info(f"“{escape_markdown(run.name)}” started: {run.record['phase']}…", icon=":material/autorenew:")
+                st.info(f"“{escape_markdown(run.name)}” started: {escape_markdown(run.record['phase'])}…",
+                        icon=":material/autorenew:")
             else:
                 st.session_state.pop("train_started", None)
                 st.rerun()  # it trains (or ended): the watch panel has it, and this stops refreshing
@@ -204,7 +207,7 @@ with watch:
             st.success(f"{run.status.capitalize()}: test accuracy {accuracy:.1%}." if accuracy is not None
                        else f"{run.status.capitalize()}.")
         elif state["phase"] and state["phase"] != "training":
-            st.info(f"{state['phase'].capitalize()}…", icon=":material/autorenew:")
+            st.info(f"{escape_markdown(state['phase'].capitalize())}…", icon=":material/autorenew:")
         label = f"Epoch {state['epoch']} of {state['epochs']}" if state["epochs"] else "Starting…"
         st.progress(state["fraction"], text=label)
         m1, m2, m3 = st.columns(3)

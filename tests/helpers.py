@@ -16,13 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar_tf.bench.app_client import streamlit_server
+from cifar_tf.bench.app_client import CHROMIUM, chromium, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 PAGES = {"home": "", "data": "data", "train": "train", "runs": "runs", "evaluate": "evaluate",
          "predict": "predict", "search": "search", "gradient-descent": "lab_gradient_descent",
          "sharpness": "lab_sharpness", "network-view": "lab_network_view"}
@@ -140,16 +137,10 @@ def chromium_unavailable_reason():
 
 @contextmanager
 def browser_page(width=1400, height=1000):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(60_000)
-            yield page
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(60_000)
+        yield page
 
 
 def wait_until_idle(page, timeout=90_000):

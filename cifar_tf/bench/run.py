@@ -16,7 +16,7 @@ from ..training.presets import preset_config
 from .tables import render
 
 RESULT_TAG = "BENCH-RESULT "
-SECTIONS = ("throughput", "pipeline", "presets", "app")
+SECTIONS = ("throughput", "pipeline", "presets", "app", "pages", "watched")
 
 PLANS = {
     "full": {
@@ -26,6 +26,7 @@ PLANS = {
         # (label, preset, overrides): the device's settings of each preset.
         "presets": [("fast", "fast", {}), ("fast10", "fast10", {})],
         "predictions": 200,
+        "sessions": 30, "watched_tabs": (1, 5),
     },
     "quick": {
         "archs": ("simple_cnn", "fast_cnn", "resnet20"),
@@ -33,6 +34,7 @@ PLANS = {
         "pipeline_images": 8000, "pipeline_rounds": 4,
         "presets": [("fast (quick: 20,000 images)", "fast", {"train_limit": 20000})],
         "predictions": 50,
+        "sessions": 30, "watched_tabs": (1,),
     },
 }
 
@@ -71,6 +73,16 @@ def run_bench(*, quick=False, data_dir=None, cache_dir=None, sections=None, writ
     if "app" in sections:
         log("the app: start-up and prediction latency...")
         results["sections"]["app"] = {**worker("app_startup"), **worker("predict", count=plan["predictions"])}
+    dataset = _dataset(data_dir, cache_dir) if {"pages", "watched"} & set(sections) else None
+    if "pages" in sections:
+        log(f"page views idle and while a run trains, and {plan['sessions']} sessions at once...")
+        results["sections"]["pages"] = worker("pages", data_dir=dataset, sessions=plan["sessions"])
+    if "watched" in sections:
+        if dataset:
+            log("the fast preset from the command line, then from the Train page watched in Chromium...")
+            results["sections"]["watched"] = worker("watched", data_dir=dataset, tabs=plan["watched_tabs"])
+        else:
+            results["sections"]["watched"] = {"skipped": "needs CIFAR-10: --data-dir or CIFAR10_DIR"}
     results["seconds"] = round(time.time() - started, 1)
     results["load_average"] = os.getloadavg()
     text = render(results)
@@ -81,6 +93,16 @@ def run_bench(*, quick=False, data_dir=None, cache_dir=None, sections=None, writ
         path.write_text(text + "\n", encoding="utf-8")
         log(f"written to {path}")
     return results
+
+
+def _dataset(data_dir, cache_dir):
+    """Where CIFAR-10 is, as text, or None: the sections that need it say they were skipped."""
+    from ..data.cifar10 import DatasetNotFound, find_dataset
+
+    try:
+        return str(find_dataset(data_dir, cache_dir))
+    except DatasetNotFound:
+        return None
 
 
 def worker(task, **kwargs):

@@ -20,6 +20,6 @@ def add_commands(commands):
     bench.add_argument("--quick", action="store_true", help="a reduced version (about 5 minutes on 2 cores)")
     bench.add_argument("--write", nargs="?", const="docs/benchmarks.md", metavar="PATH",
                        help="also write the tables as Markdown (default path docs/benchmarks.md)")
-    bench.add_argument("--only", metavar="SECTIONS", help="comma-separated: throughput, pipeline, presets, app")
+    bench.add_argument("--only", metavar="SECTIONS", help="comma-separated: throughput, pipeline, presets, app, pages, watched")
     data_flags(bench)
 

@@ -58,6 +58,9 @@ AUGMENT_PRESETS = {
 }
 
 
+PREVIEW_DEFAULT = "standard"   # what the Data page's augmentation preview shows first
+
+
 def parse_augmentation(spec):
     """An Augmentation from a preset name and/or `key=value` settings, validated."""
     if isinstance(spec, Augmentation):

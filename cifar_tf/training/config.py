@@ -161,6 +161,23 @@ def _check_airbench(config):
             raise InvalidArgument(name, getattr(config, name), "0 with the airbench recipe")
 
 
+def unused_settings(values):
+    """The fields of a config (a TrainConfig's dict) that do nothing for its run: momentum for
+    Adam, the decay of a constant schedule... Tables of settings leave them out."""
+    unused = set()
+    if values.get("optimizer") not in ("sgd", "rmsprop"):
+        unused.add("momentum")
+    if values.get("optimizer") != "sgd":
+        unused.add("nesterov")
+    if values.get("schedule") not in ("step", "exponential"):
+        unused |= {"decay_every", "decay_factor"}
+    if values.get("schedule") not in ("cosine", "onecycle"):
+        unused.add("warmup_epochs")
+    if not values.get("fine_tune_epochs"):
+        unused.add("fine_tune_lr_factor")
+    return unused
+
+
 def architecture_params(config):
     """The keyword arguments the architecture's builder gets for this run."""
     params = dict(config.arch_params)

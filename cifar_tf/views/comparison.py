@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..runs.outputs import read_evaluation
+from ..training.config import unused_settings
 from .formatting import as_number
 
 CURVE_METRICS = {
@@ -81,6 +82,13 @@ def curves(runs, metric):
     return pd.DataFrame(rows, columns=["run", "epoch", "value"])
 
 
+def default_metric(runs):
+    """The curve to show first: validation accuracy where a run has it, else training accuracy
+    (the demo run trained with no validation set)."""
+    has_validation = any(isinstance(e.get("val_accuracy"), (int, float)) for run in runs for e in run.epochs())
+    return "val_accuracy" if has_validation else "accuracy"
+
+
 def curves_chart(df, metric):
     """Line chart of `curves(...)`: one colour per run, a point and a tooltip per epoch."""
     _check_metric(metric)
@@ -102,12 +110,14 @@ def curves_chart(df, metric):
 # --- what differs between runs ------------------------------------------------------------------
 
 def flat_config(run):
-    """A run's settings as one flat dict: `arch`, then the config, `arch_params` as `arch_params.KEY`."""
+    """A run's settings as one flat dict: `arch`, then the config, `arch_params` as `arch_params.KEY`;
+    the settings that do nothing for this run (momentum for Adam...) are left out."""
     record = run.record
     config = record.get("config") if isinstance(record.get("config"), dict) else {}
+    unused = unused_settings(config)
     flat = {"arch": record.get("arch", config.get("arch"))}
     for key, value in config.items():
-        if key == "arch":
+        if key == "arch" or key in unused:
             continue
         if key == "arch_params" and isinstance(value, dict):
             for name, inner in value.items():

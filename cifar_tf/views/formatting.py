@@ -30,6 +30,16 @@ def format_seconds(seconds):
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
+def plural(count, word):
+    """"1 epoch", "3 epochs"."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def article(word):
+    """"an" before "airplane", "a" before "truck"."""
+    return "an" if str(word)[:1].lower() in "aeiou" else "a"
+
+
 def percent(value):
     """A probability as a whole percentage, "<1%" for the small ones that are not zero."""
     return "<1%" if 0 < value < 0.005 else f"{value:.0%}"
