@@ -41,13 +41,13 @@ f1.metric("Weighted F1", f"{evaluation['weighted_f1']:.3f}",
 top3.metric("Top-3 accuracy", f"{evaluation['top3_accuracy']:.1%}",
             help="Share of test images whose true class is among the three most probable.")
 
-report_col, matrix_col = st.columns([2, 3], gap="large")
+report_col, matrix_col = st.columns([1, 1], gap="large")
 with report_col:
     st.subheader("Per-class report")
-    score = st.column_config.NumberColumn(format="%.3f")
+    score = st.column_config.NumberColumn(format="%.2f", width="small")
     st.dataframe(view.report_table(evaluation), height=495, width="stretch", placeholder="",
                  column_config={"precision": score, "recall": score, "f1": score,
-                                "support": st.column_config.NumberColumn(format="localized")})
+                                "support": st.column_config.NumberColumn(format="localized", width="small")})
     st.caption("**Precision**: of the images called this class, the share that are. **Recall**: of "
                "the images of this class, the share found. **F1** balances the two.")
 

@@ -75,9 +75,9 @@ with picture:
     chart = st.empty()
     if animate:
         for frame in gd.animation_steps(steps):
-            chart.altair_chart(path_chart(function, paths, upto=frame), width="content")
+            chart.altair_chart(path_chart(function, paths, upto=frame), width="stretch")
             time.sleep(0.05)
-    chart.altair_chart(path_chart(function, paths, upto=None if upto == steps else upto), width="content")
+    chart.altair_chart(path_chart(function, paths, upto=None if upto == steps else upto), width="stretch")
     st.caption("Colours step from low (dark) to high (yellow) values of f; white diamonds mark the known "
                "minima. Circles are the starts, squares the ends, triangles where each path is at the chosen "
                "step. Hover over the picture for values.")

@@ -120,8 +120,8 @@ if not finished:
 by_id = {r.id: r for r in finished}
 defaults = [chosen_pair[role] for role in ("plain", "sam")
             if chosen_pair and chosen_pair[role] and chosen_pair[role].id in by_id]
-if len(defaults) < 2:  # the pair is not done yet: compare the two newest finished runs meanwhile
-    defaults = finished[:2]
+# Until both runs of the pair are done, the newest other finished runs fill in: never a run against itself.
+defaults += [r for r in finished if r not in defaults][:2 - len(defaults)]
 # Keyed by the defaults, so the pickers follow the pair chosen above, and switch to it once it has finished.
 suffix = "-".join(r.id for r in defaults)
 left_col, right_col, rho_col = st.columns([2, 2, 1], vertical_alignment="bottom")

@@ -18,6 +18,7 @@ TUNER_HELP = {
                 "next where it expects the most gain.",
 }
 PERCENT = dict(format="percent", min_value=0.0, max_value=1.0)
+REFRESH_S = 3.0   # a trial takes minutes: every few seconds is live enough, and cheap for the trainer
 
 
 @st.cache_resource(show_spinner=False)
@@ -150,7 +151,7 @@ def running(found):
     return any(search.status == "running" for search in found)
 
 
-@st.fragment(run_every=1.0 if running(searches) else None)
+@st.fragment(run_every=REFRESH_S if running(searches) else None)
 def searches_section(timer_on):
     """The list, the comparison and the chosen search, redrawn every second while one runs."""
     found = store.list_searches(runs_dir())

@@ -56,7 +56,7 @@ with setup:
             elif kind == "int":
                 st.number_input(name, key=key, step=1)  # an int step makes an integer box (no %d warning)
             elif kind == "float":
-                st.number_input(name, key=key, format="%g")
+                st.number_input(name, key=key, format="%.4g")
             else:
                 st.text_input(name, key=key, help="a number, a word like relu, a list like 64,128,256, or empty")
 
@@ -69,24 +69,24 @@ with setup:
 
     c1, c2, c3 = st.columns(3)
     optimizer = c1.selectbox("Optimizer", form.choices("optimizer"), key="cfg_optimizer")
-    c2.number_input("Learning rate", format="%g", key="cfg_lr", **form.number_bounds("lr"))
+    c2.number_input("Learning rate", format="%.4g", key="cfg_lr", **form.number_bounds("lr"))
     schedule = c3.selectbox("Schedule", form.choices("schedule"), key="cfg_schedule")
     c1, c2, c3 = st.columns(3)
     if optimizer in ("sgd", "rmsprop"):
-        c1.number_input("Momentum", format="%g", key="cfg_momentum", **form.number_bounds("momentum"))
+        c1.number_input("Momentum", format="%.4g", key="cfg_momentum", **form.number_bounds("momentum"))
     if optimizer == "sgd":
         c2.checkbox("Nesterov", key="cfg_nesterov")
     if schedule in ("cosine", "onecycle"):
         c3.number_input("Warm-up epochs", min_value=0.0, max_value=float(st.session_state.cfg_epochs),
-                        format="%g", key="cfg_warmup_epochs")
+                        format="%.4g", key="cfg_warmup_epochs")
     if schedule in ("step", "exponential"):
-        c2.number_input("Decay every (epochs)", format="%g", key="cfg_decay_every", **form.number_bounds("decay_every"))
-        c3.number_input("Decay factor", format="%g", key="cfg_decay_factor", **form.number_bounds("decay_factor"))
+        c2.number_input("Decay every (epochs)", format="%.4g", key="cfg_decay_every", **form.number_bounds("decay_every"))
+        c3.number_input("Decay factor", format="%.4g", key="cfg_decay_factor", **form.number_bounds("decay_factor"))
 
     with st.expander("Regularisation and augmentation", expanded=True):
         c1, c2 = st.columns(2)
-        c1.number_input("Weight decay", format="%g", key="cfg_weight_decay", **form.number_bounds("weight_decay"))
-        c2.number_input("Label smoothing", format="%g", key="cfg_label_smoothing",
+        c1.number_input("Weight decay", format="%.4g", key="cfg_weight_decay", **form.number_bounds("weight_decay"))
+        c2.number_input("Label smoothing", format="%.4g", key="cfg_label_smoothing",
                         **form.number_bounds("label_smoothing"))
         if c1.checkbox("Set dropout", key="cfg_dropout_on", help="Otherwise the architecture's own"):
             c2.slider("Dropout", 0.0, 0.9, step=0.05, key="cfg_dropout")
@@ -96,7 +96,7 @@ with setup:
         c1, c2 = st.columns(2)
         if c1.toggle("SAM", key="cfg_sam", help="Sharpness-aware minimisation: two passes per step, "
                                                  "seeking flat minima (Foret et al. 2020)."):
-            c2.number_input("SAM rho", min_value=0.001, format="%g", key="cfg_sam_rho",
+            c2.number_input("SAM rho", min_value=0.001, format="%.4g", key="cfg_sam_rho",
                             max_value=float(form.number_bounds("sam_rho")["max_value"]))
         c1.number_input("Early stopping", step=1, key="cfg_early_stopping", **form.number_bounds("early_stopping"),
                         help="Patience in epochs on validation accuracy, best weights restored; 0 is off.")
@@ -216,7 +216,8 @@ with watch:
         m3.metric("Time left", format_seconds(state["eta_seconds"]) if run.status == "running" else "–")
         if curves.points or curves.epochs:
             for metric in ("loss", "accuracy"):
-                st.vega_lite_chart(curves.spec(metric, epochs=state["epochs"]), width="stretch")
+                st.vega_lite_chart(curves.spec(metric, epochs=state["epochs"], final=run.status not in ACTIVE_STATUSES),
+                                   width="stretch")
         elif run.status == "running":
             st.caption("The first curve points appear after a few batches.")
         if run.status in ACTIVE_STATUSES:

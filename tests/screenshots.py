@@ -20,10 +20,17 @@ def main(out, sizes):
         for width, height in sizes:
             with browser_page(width, height) as page:
                 for name, slug in PAGES.items():
+                    page.set_viewport_size({"width": width, "height": height})
                     open_page(page, url, slug)
                     page.wait_for_timeout(1500)  # charts draw after the script ends
                     path = out / f"{name}-{width}x{height}.png"
-                    page.screenshot(path=str(path), full_page=True)
+                    page.screenshot(path=str(path))        # what the screen shows first
+                    # Then the whole page: Streamlit scrolls inside its main block, so the window is
+                    # made as tall as that block's content.
+                    tall = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+                    page.set_viewport_size({"width": width, "height": min(int(tall) + 50, 12000)})
+                    page.wait_for_timeout(1500)
+                    page.screenshot(path=str(out / f"{name}-{width}x{height}-all.png"))
                     print(path)
 
 

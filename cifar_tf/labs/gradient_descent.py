@@ -132,9 +132,11 @@ OPTIMIZER_TITLES = {"sgd": "Gradient descent", "momentum": "Momentum", "nesterov
 OPTIMIZER_FORMULAS = {
     "sgd": r"p \leftarrow p - \eta\,\nabla f(p)",
     "momentum": r"v \leftarrow \beta v - \eta\,\nabla f(p),\quad p \leftarrow p + v",
-    "nesterov": r"v \leftarrow \beta v - \eta\,\nabla f(p),\quad p \leftarrow p + \beta v - \eta\,\nabla f(p)",
-    "adam": r"m \leftarrow \beta_1 m + (1 - \beta_1) g,\ \ s \leftarrow \beta_2 s + (1 - \beta_2) g^2,\ \ "
-            r"p \leftarrow p - \eta\,\hat m / (\sqrt{\hat s} + \epsilon)",
+    "nesterov": r"\begin{aligned} v &\leftarrow \beta v - \eta\,\nabla f(p) \\ p &\leftarrow p + \beta v - \eta\,\nabla f(p) "
+                r"\end{aligned}",
+    # One update per line: a phone's column is narrow.
+    "adam": r"\begin{aligned} m &\leftarrow \beta_1 m + (1 - \beta_1) g \\ s &\leftarrow \beta_2 s + (1 - \beta_2) g^2 "
+            r"\\ p &\leftarrow p - \eta\,\hat m / (\sqrt{\hat s} + \epsilon) \end{aligned}",
     "rmsprop": r"s \leftarrow \rho s + (1 - \rho) g^2,\quad p \leftarrow p - \eta\, g / \sqrt{s + \epsilon}",
 }
 # The defaults of keras.optimizers, so the playground behaves like training does.

@@ -1,8 +1,7 @@
 """What a search found: one row per trial (from KerasTuner's trials and the trials' runs), the best
 trial, a summary for listings, and the best configuration to train fully."""
-import json
-
 from ..runs import store as runs_store
+from ..runs.files import read_json
 from ..training.config import TrainConfig
 from .space import OBJECTIVE, TUNER_LABELS
 
@@ -15,15 +14,26 @@ def trial_runs(search, runs=None):
 
 
 def read_oracle_trials(search):
-    """KerasTuner's record of each trial (`tuner/trial_*/trial.json`), by trial id."""
+    """KerasTuner's record of each trial (`tuner/trial_*/trial.json`), by trial id; each file is
+    parsed once per change (a page refreshing a running search re-reads only the new ones)."""
     found = {}
     for path in search.project_dir.glob("trial_*/trial.json"):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            info = path.stat()
+            signature = (info.st_ino, info.st_mtime_ns, info.st_size)
+            cached = _TRIALS.get(str(path))
+            if cached is None or cached[0] != signature:
+                cached = (signature, read_json(path, runs_store.RECORD_MAX_BYTES))
+                _TRIALS[str(path)] = cached
+            data = cached[1]
         except (OSError, ValueError):
-            continue  # being written right now
-        found[str(data.get("trial_id"))] = data
+            continue  # being written right now, or damaged
+        if isinstance(data, dict):
+            found[str(data.get("trial_id"))] = data
     return found
+
+
+_TRIALS = {}
 
 
 def trials(search, runs=None):

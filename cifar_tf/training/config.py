@@ -165,15 +165,16 @@ def unused_settings(values):
     """The fields of a config (a TrainConfig's dict) that do nothing for its run: momentum for
     Adam, the decay of a constant schedule... Tables of settings leave them out."""
     unused = set()
-    if values.get("optimizer") not in ("sgd", "rmsprop"):
+    optimizer, schedule = values.get("optimizer"), values.get("schedule")
+    if optimizer is not None and optimizer not in ("sgd", "rmsprop"):
         unused.add("momentum")
-    if values.get("optimizer") != "sgd":
+    if optimizer is not None and optimizer != "sgd":
         unused.add("nesterov")
-    if values.get("schedule") not in ("step", "exponential"):
+    if schedule is not None and schedule not in ("step", "exponential"):
         unused |= {"decay_every", "decay_factor"}
-    if values.get("schedule") not in ("cosine", "onecycle"):
+    if schedule is not None and schedule not in ("cosine", "onecycle"):
         unused.add("warmup_epochs")
-    if not values.get("fine_tune_epochs"):
+    if "fine_tune_epochs" in values and not values["fine_tune_epochs"]:
         unused.add("fine_tune_lr_factor")
     return unused
 

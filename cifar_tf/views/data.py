@@ -28,18 +28,18 @@ def class_counts_table(counts):
 
 
 def class_counts_chart(counts):
-    """Grouped bar chart: one group of bars per class, one bar per split."""
+    """Grouped horizontal bars: a group per class, a bar per split. Horizontal, so that every class
+    name reads whole on a projector and on a phone."""
     order = list(counts["class"].cat.categories) if hasattr(counts["class"], "cat") \
         else list(dict.fromkeys(counts["class"]))
     data = counts.assign(**{"class": counts["class"].astype(str)})
     return alt.Chart(data).mark_bar().encode(
-        x=alt.X("class:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
-        xOffset=alt.XOffset("split:N", sort=list(SPLITS)),
-        y=alt.Y("count:Q", title="images"),
-        color=alt.Color("split:N", sort=list(SPLITS), title="split",
-                        legend=alt.Legend(orient="top")),
+        y=alt.Y("class:N", sort=order, title=None, axis=alt.Axis(labelLimit=0)),
+        yOffset=alt.YOffset("split:N", sort=list(SPLITS)),
+        x=alt.X("count:Q", title="images", axis=alt.Axis(format="~s")),
+        color=alt.Color("split:N", sort=list(SPLITS), title=None, legend=alt.Legend(orient="top")),
         tooltip=["class:N", "split:N", alt.Tooltip("count:Q", format=",")],
-    ).properties(height=320)
+    ).properties(height=alt.Step(14))
 
 
 def probability_frame(probabilities, class_names=CLASS_NAMES):

@@ -50,8 +50,12 @@ def confusion_chart(matrix, class_names, normalize=False):
     (a point selection named "cell" over the fields true and predicted)."""
     class_names = list(class_names)
     df = confusion_frame(matrix, class_names)
-    field, title = ("rate", "share of true class") if normalize else ("count", "images")
+    # Shares are written as whole percentages without the sign ("92"): a cell holds two digits,
+    # which stays readable on a projector and a phone; the legend says they are percent.
+    df["percent"] = (df["rate"] * 100).round().astype(int)
+    field, title = ("rate", "% of the true class") if normalize else ("count", "images")
     value_format = ".0%" if normalize else "d"
+    written = "percent" if normalize else "count"
     cell = alt.selection_point(name="cell", fields=["true", "predicted"], on="click",
                                clear="dblclick", empty=False)
     top = float(df[field].max()) if len(df) else 0.0
@@ -69,7 +73,7 @@ def confusion_chart(matrix, class_names, normalize=False):
                  alt.Tooltip("rate:Q", title="share of true class", format=".1%")],
     ).add_params(cell)
     text = base.mark_text(fontSize=11).encode(
-        text=alt.Text(f"{field}:Q", format=value_format),
+        text=alt.Text(f"{written}:Q", format="d"),
         color=alt.condition(alt.datum[field] > top * 0.55, alt.value("white"), alt.value("black")),
     )
     return alt.layer(heat, text).properties(height=460)

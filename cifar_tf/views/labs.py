@@ -33,7 +33,7 @@ def filled_contours(xs, ys, values, *, levels=12, edges=None, log_scale=False, v
     x_scale = alt.Scale(domain=[float(v) for v in (x_domain or (xs[0] - hx, xs[-1] + hx))], nice=False, zero=False)
     y_scale = alt.Scale(domain=[float(v) for v in (y_domain or (ys[0] - hy, ys[-1] + hy))], nice=False, zero=False)
     # Cells overlap a little: abutting rectangles leave hairline antialiasing seams.
-    wx, wy = 1.08 * hx, 1.08 * hy
+    wx, wy = 1.3 * hx, 1.3 * hy
     return alt.Chart(frame).transform_calculate(
         x0=f"datum.x - {wx!r}", x1=f"datum.x + {wx!r}", y0=f"datum.y - {wy!r}", y1=f"datum.y + {wy!r}",
     ).mark_rect(stroke=None, opacity=1, clip=True).encode(
@@ -49,7 +49,11 @@ def _half_step(axis):
     return float(axis[1] - axis[0]) / 2 if len(axis) > 1 else 0.5
 
 
-def path_chart(function, paths, *, upto=None, resolution=60, max_points=400, width=560, height=460):
+# Path colours that stand out on every colour of viridis' contours (no yellow: the peaks are yellow).
+PATH_COLOURS = ["#e41a1c", "#00d2ff", "#ff7f00", "#f781bf", "#a65628", "#984ea3", "#000000", "#ffffff"]
+
+
+def path_chart(function, paths, *, upto=None, resolution=60, max_points=400, width="container", height=420):
     """Contours of `function` with one line per labelled path, start (circle) and end (square) markers.
 
     `paths` maps a label ("sgd from (0, 0)") to a path from `descend`; `upto` shows each path only
@@ -73,7 +77,7 @@ def path_chart(function, paths, *, upto=None, resolution=60, max_points=400, wid
     # The contour layer fixes the axes to the window; paths leaving it are clipped.
     color = alt.Color("path:N", title=None, legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=400,
                                                               symbolStrokeWidth=4),
-                      scale=alt.Scale(domain=list(paths), scheme="set1"))  # colours in the order given
+                      scale=alt.Scale(domain=list(paths), range=PATH_COLOURS))  # colours in the order given
     tooltip = ["path:N", "step:Q", alt.Tooltip("x:Q", format=".4f"), alt.Tooltip("y:Q", format=".4f"),
                alt.Tooltip("f:Q", format=".4f")]
     layers = [filled_contours(xs, ys, values, log_scale=function.log_scale, x_domain=(x0, x1),
@@ -85,6 +89,9 @@ def path_chart(function, paths, *, upto=None, resolution=60, max_points=400, wid
             x="x:Q", y="y:Q", tooltip=[alt.Tooltip("x:Q", format=".4f"), alt.Tooltip("y:Q", format=".4f"),
                                        alt.Tooltip("f:Q", title="minimum f", format=".4f")]))
     if len(lines):
+        # A dark edge under each path: it reads on the light contours and on the dark ones.
+        layers.append(alt.Chart(lines).mark_line(strokeWidth=5, clip=True, color="#222", opacity=0.6).encode(
+            x="x:Q", y="y:Q", order="step:Q", detail="path:N"))
         layers.append(alt.Chart(lines).mark_line(strokeWidth=2.5, clip=True, point=False).encode(
             x="x:Q", y="y:Q", color=color, order="step:Q", detail="path:N", tooltip=tooltip))
         layers.append(alt.Chart(points).mark_point(filled=True, size=110, stroke="white", strokeWidth=1.5,

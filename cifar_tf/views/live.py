@@ -5,14 +5,19 @@ A `LiveRun` is kept per watched run (in the page's session) and, at every refres
 lines its run folder gained since the last one. Its training curve holds at most
 `MAX_TRAIN_POINTS`: when it grows past them, the oldest points are merged pairwise (their mean),
 so that a long run draws as many points as a short one and the latest ones stay sharp. Its chart
-specs are built once per change (`version`), as plain Vega-Lite dicts, so a refresh in which
-nothing moved costs a few stats and no JSON.
+specs are plain Vega-Lite dicts, built again only when something new was read and, while the run
+trains, at most every CHART_EVERY_S: a refresh costs a few stats, and the browsers watching redraw
+their charts a few times a minute, not every second.
 """
+import time
+
 from ..runs.files import read_jsonl_from
 from ..runs.store import EPOCHS_FILE, STEPS_FILE
 
 MAX_TRAIN_POINTS = 240      # per curve; merged pairwise when passed
 KEEP_SHARP = 80             # the most recent points never merged
+CHART_EVERY_S = 6.0         # the curves redraw at most this often while a run trains: a browser
+                            # redrawing two charts per second per tab takes CPU from the training
 COLOURS = {"train": "#4c78a8", "validation": "#f58518"}
 
 
@@ -43,20 +48,23 @@ class LiveRun:
             self.points = thin(self.points, MAX_TRAIN_POINTS, KEEP_SHARP)
         if steps or epochs:
             self.version += 1
-            self._specs.clear()
         return bool(steps or epochs)
 
     @property
     def epochs_completed(self):
         return sum(not record.get("partial") for record in self.epochs)
 
-    def spec(self, metric, *, epochs=None, height=260):
-        """The Vega-Lite spec of one metric's curves (train line, validation points), built once
-        per version."""
+    def spec(self, metric, *, epochs=None, height=260, final=False):
+        """The Vega-Lite spec of one metric's curves (train line, validation points). It is built
+        again only when something new was read, and while the run trains at most every
+        CHART_EVERY_S (`final`: the run has ended, draw everything now)."""
         key = (metric, epochs, height)
-        if key not in self._specs:
-            self._specs[key] = curve_spec(self.rows(metric), metric, epochs=epochs, height=height)
-        return self._specs[key]
+        built = self._specs.get(key)
+        stale = built is None or built[0] != self.version
+        if stale and (final or built is None or time.monotonic() - built[1] >= CHART_EVERY_S):
+            self._specs[key] = built = (self.version, time.monotonic(),
+                                        curve_spec(self.rows(metric), metric, epochs=epochs, height=height))
+        return built[2]
 
     def rows(self, metric):
         column = 1 if metric == "loss" else 2

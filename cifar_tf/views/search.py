@@ -43,7 +43,7 @@ def best_so_far_chart(frames):
                alt.Tooltip("best:Q", format=".4f", title="best so far")]
     base = alt.Chart(data).encode(x=x, color=color, tooltip=tooltip)
     line = base.mark_line(interpolate="step-after").encode(
-        y=alt.Y("best:Q", title="best so far", scale=alt.Scale(zero=False)))
+        y=alt.Y("best:Q", title="best so far", scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%")))
     points = base.mark_circle(size=50, opacity=0.5).encode(y=f"{OBJECTIVE}:Q")
     return (line + points).properties(height=260)
 
@@ -95,13 +95,15 @@ def parallel_coordinates_chart(frame, space):
                          "value": format_value(value), "score": score})
     long = pd.DataFrame(long, columns=["trial", "axis", "order", "position", "value", "score"])
     labels = [label for name in names for label in _axis_labels(name, space["hyperparameters"][name])]
-    labels += [(OBJECTIVE, 0.0, f"{low:.3f}"), (OBJECTIVE, 1.0, f"{high:.3f}")] if len(scores) else []
+    labels += [(OBJECTIVE, 0.0, f"{low:.1%}"), (OBJECTIVE, 1.0, f"{high:.1%}")] if len(scores) else []
     labels = pd.DataFrame(labels, columns=["axis", "position", "text"])
 
+    # Titles slanted and trimmed: many hyperparameters side by side must not write over each other.
     x = alt.X("axis:N", sort=axes, title=None, scale=alt.Scale(paddingOuter=0.05),
-              axis=alt.Axis(labelAngle=0, orient="top", labelFontWeight="bold", labelOverlap=False, labelLimit=110))
+              axis=alt.Axis(labelAngle=-25, labelAlign="left", orient="top", labelFontWeight="bold",
+                            labelOverlap=False, labelLimit=120))
     y = alt.Y("position:Q", axis=None, scale=alt.Scale(domain=[-0.05, 1.05]))
-    color = alt.Color("score:Q", title=SCORE_TITLE, scale=alt.Scale(scheme="viridis"))
+    color = alt.Color("score:Q", title=SCORE_TITLE, scale=alt.Scale(scheme="viridis"), legend=alt.Legend(format=".1%"))
     tooltip = ["trial:N", "axis:N", "value:N", alt.Tooltip("score:Q", format=".4f", title=SCORE_TITLE)]
     rules = alt.Chart(pd.DataFrame({"axis": axes})).mark_rule(color="#bbb").encode(x=alt.X("axis:N", sort=axes))
     lines = alt.Chart(long).mark_line(opacity=0.75, strokeWidth=2).encode(
@@ -122,9 +124,10 @@ def score_charts(frame, space):
                       axis=alt.Axis(labelAngle=0))
         else:
             x = alt.X(f"{name}:Q", scale=alt.Scale(type="log" if spec["sampling"] == "log" else "linear",
-                                                   domain=[spec["min"], spec["max"]]))
+                                                   domain=[spec["min"], spec["max"]]),
+                      axis=alt.Axis(format="d" if spec["type"] == "int" else "~g"))
         chart = alt.Chart(done).mark_circle(size=70, opacity=0.8).encode(
-            x=x, y=alt.Y(f"{OBJECTIVE}:Q", title=SCORE_TITLE, scale=alt.Scale(zero=False)),
+            x=x, y=alt.Y(f"{OBJECTIVE}:Q", title=SCORE_TITLE, scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%")),
             color=alt.Color("status:N", legend=None, scale=alt.Scale(domain=["completed", "running", "stopped"],
                                                                      range=["#1f77b4", "#ff7f0e", "#999"])),
             tooltip=["trial:N", f"{name}", alt.Tooltip(f"{OBJECTIVE}:Q", format=".4f", title=SCORE_TITLE)])

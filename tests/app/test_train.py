@@ -95,3 +95,15 @@ def test_one_run_manager_serves_every_page(app_env, roomy_cifar_dir, monkeypatch
         assert len([m for m in made if m.runs_dir == app_env]) == 1
     finally:
         _manager.clear()
+
+
+def test_a_page_view_does_not_clear_keras_between_reruns(app_env, monkeypatch):
+    """Streamlit would call keras.backend.clear_session() after every rerun of every session once
+    Keras is imported: a full garbage collection per page view (pages/common.keep_keras_state)."""
+    import keras
+
+    cleared = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: cleared.append(1))
+    at = open_app("pages/train.py")   # counts parameters: Keras is in use
+    at.run()
+    assert not at.exception and cleared == []

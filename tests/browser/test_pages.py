@@ -45,6 +45,8 @@ def test_every_page_opens_without_an_exception(server, page):
         open_page(page, url, slug)
         assert page.locator("[data-testid='stException']").count() == 0, name
         assert page.locator("[data-testid='stSidebarNav']").count() == 1
+        # toolbarMode "minimal": no Deploy button or header Stop beside the lab's own Stop.
+        assert page.get_by_role("button", name="Deploy").count() == 0, name
 
 
 def test_train_shows_live_curves_then_stops_and_keeps_the_run(server, page):

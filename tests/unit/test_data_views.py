@@ -64,7 +64,7 @@ def test_class_counts_chart_draws_both_splits_of_every_class():
     chart = data_view.class_counts_chart(data_view.class_counts(info))
     bars = {(row["class"], row["split"]): row["count"] for row in chart_rows(chart)}
     assert bars == {(name, split): info[f"{split}_counts"][name] for name in CLASS_NAMES for split in ("train", "test")}
-    assert chart.to_dict()["encoding"]["x"]["sort"] == list(CLASS_NAMES)
+    assert chart.to_dict()["encoding"]["y"]["sort"] == list(CLASS_NAMES)    # in CIFAR-10's order, names whole
 
 
 def test_augmentation_preview_shapes_and_variety():

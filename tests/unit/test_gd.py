@@ -7,6 +7,7 @@ from cifar_tf.cli import main
 from cifar_tf.labs import gradient_descent as gd
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import labs as lab_charts
+from helpers import chart_rows
 
 GLOBAL, GLOBAL_F = (-1.0882, 0.5441), -2.2807
 LOCAL, LOCAL_F = (0.6059, -0.3030), 1.2427
@@ -112,11 +113,17 @@ def test_parse_points():
         gd.parse_point("nan, 1")
 
 
-def test_path_chart_builds_for_every_function():
+def test_path_chart_draws_every_path_up_to_the_chosen_step_in_colours_off_the_contours():
     for name, function in gd.FUNCTIONS.items():
         paths = gd.race(function, [function.start], ["sgd", "adam"], function.lr, 50)
-        spec = lab_charts.path_chart(function, paths, upto=10).to_dict()
-        assert len(spec["layer"]) == 4
+        chart = lab_charts.path_chart(function, paths, upto=10)
+        drawn = [row for row in chart_rows(chart) if "path" in row and "where" not in row]
+        assert {row["path"] for row in drawn} == set(paths), name
+        assert max(row["step"] for row in drawn) == 10
+        now = [row for row in chart_rows(chart) if row.get("where") == "now"]
+        assert len(now) == 2 and all(row["step"] == 10 for row in now)
+    # Viridis ends in yellow: no path may be drawn in yellow on it.
+    assert not any(colour.lower() in ("#ffff33", "#fde725", "#ffff00") for colour in lab_charts.PATH_COLOURS)
 
 
 def test_animation_steps_start_at_zero_and_end_at_the_last_step():

@@ -42,3 +42,47 @@ def test_a_smooth_loss_gives_a_smooth_curve_across_epochs(runs_dir):
     feed(metrics, [falling[:30], falling[30:]])
     drawn = [s["loss"] for s in run.steps()]
     assert np.all(np.diff(drawn) < 0)               # never jumps back up at the epoch boundary
+
+
+def test_the_live_view_reads_only_what_is_new_and_keeps_its_curves_bounded(runs_dir, monkeypatch):
+    from cifar_tf.runs.files import append_jsonl
+    from cifar_tf.views import live
+
+    run = store.create_run(runs_dir, arch="simple_cnn", config={})
+    watched = live.LiveRun(run.path)
+    assert not watched.refresh(steps_per_epoch=100)                   # nothing written yet
+    for step in range(1, 1001):
+        append_jsonl(run.file(store.STEPS_FILE), {"step": step, "loss": 1000 / step, "accuracy": step / 1000})
+    read = []
+    original = live.read_jsonl_from
+    monkeypatch.setattr(live, "read_jsonl_from", lambda path, offset: read.append(offset) or original(path, offset))
+    assert watched.refresh(steps_per_epoch=100)
+    assert len(watched.points) <= live.MAX_TRAIN_POINTS and watched.points[-1] == (10.0, 1.0, 1.0)
+    assert [p[0] for p in watched.points] == sorted(p[0] for p in watched.points)  # still in order
+    append_jsonl(run.file(store.STEPS_FILE), {"step": 1001, "loss": 0.5, "accuracy": 1.0})
+    read.clear()
+    assert watched.refresh(steps_per_epoch=100)
+    steps_offset = read[0]
+    assert steps_offset == run.file(store.STEPS_FILE).stat().st_size - len(
+        '{"step": 1001, "loss": 0.5, "accuracy": 1.0}\n')                  # read from where it stopped
+    assert watched.last_step["step"] == 1001
+
+
+def test_the_curves_redraw_at_most_every_few_seconds_while_a_run_trains(runs_dir, monkeypatch):
+    from cifar_tf.runs.files import append_jsonl
+    from cifar_tf.views import live
+
+    run = store.create_run(runs_dir, arch="simple_cnn", config={})
+    watched = live.LiveRun(run.path)
+    clock = [100.0]
+    monkeypatch.setattr(live.time, "monotonic", lambda: clock[0])
+    append_jsonl(run.file(store.STEPS_FILE), {"step": 1, "loss": 2.0, "accuracy": 0.1})
+    watched.refresh(10)
+    first = watched.spec("loss")
+    append_jsonl(run.file(store.STEPS_FILE), {"step": 2, "loss": 1.5, "accuracy": 0.2})
+    watched.refresh(10)
+    clock[0] += 2
+    assert watched.spec("loss") is first                                # 2 s later: the same chart
+    assert len(watched.spec("loss", final=True)["data"]["values"]) == 2  # the run ended: all of it
+    clock[0] += live.CHART_EVERY_S
+    assert len(watched.spec("accuracy")["data"]["values"]) == 2

@@ -216,9 +216,10 @@ def test_confusion_chart_shows_every_cell_with_its_count_and_a_cell_selection():
     (param,) = spec["params"]
     assert param["name"] == "cell" and param["select"]["type"] == "point"
     assert param["select"]["fields"] == ["true", "predicted"]
-    normalised = evaluation_view.confusion_chart(matrix.tolist(), list(CLASS_NAMES), normalize=True).to_dict()
-    assert normalised["layer"][0]["encoding"]["color"]["field"] == "rate"
-    assert normalised["layer"][1]["encoding"]["text"]["format"] == ".0%"
+    shares = evaluation_view.confusion_chart(matrix.tolist(), list(CLASS_NAMES), normalize=True)
+    written = {(row["true"], row["predicted"]): row["percent"] for row in chart_rows(shares)}
+    assert written[("cat", "cat")] == 40 and written[("cat", "dog")] == 7     # 6 of 15, 1 of 15
+    assert shares.to_dict()["layer"][1]["encoding"]["text"]["field"] == "percent"
 
 
 def test_selected_cell_reads_the_chart_event():
@@ -305,3 +306,14 @@ def test_escape_markdown_neutralises_formatting_and_html():
 def test_no_evaluation_message_says_why(runs_dir):
     assert "failed" in evaluation_view.no_evaluation_message(made_run(runs_dir, "f", status="failed"))
     assert "still training" in evaluation_view.no_evaluation_message(made_run(runs_dir, "r", status="running"))
+
+
+def test_settings_tables_leave_out_what_does_nothing_for_the_run(runs_dir):
+    from cifar_tf.training.config import TrainConfig
+
+    adam = made_run(runs_dir, "adam", config=TrainConfig(optimizer="adam", schedule="constant").to_dict())
+    sgd = made_run(runs_dir, "sgd", config=TrainConfig(optimizer="sgd", schedule="step").to_dict())
+    table = comparison.settings_table([adam, sgd])
+    assert table.loc["momentum", "sgd"] == "0.9" and table.loc["momentum", "adam"] == comparison.MISSING
+    assert table.loc["decay_every", "adam"] == comparison.MISSING and table.loc["decay_every", "sgd"] == "10"
+    assert "warmup_epochs" not in table.index
