@@ -1,4 +1,6 @@
 """`archs`, `train` and the `worker` the run manager starts."""
+import sys
+
 from ..validation import InvalidArgument
 from .common import command, data_flags, print_json, runs_flag, table
 
@@ -90,8 +92,10 @@ def cmd_train(args):
     find_dataset(args.data_dir, args.cache_dir)
     from ..training.run import train
 
+    # With --json, stdout carries the JSON alone: progress goes to stderr.
+    log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     run = train(config, runs_dir=args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir,
-                name=args.name)
+                name=args.name, log=log)
     metrics = run.record["metrics"]
     if args.json:
         return print_json(run.record)

@@ -16,3 +16,15 @@ def test_home_without_dataset_offers_download(app_env, monkeypatch, tmp_path):
     assert not at.exception
     assert any("not on this machine" in w.value for w in at.warning)
     assert any("Download" in b.label for b in at.button)
+
+
+def test_run_names_show_as_text_not_markdown(app_env):
+    from cifar_tf.runs import store
+
+    run = next(r for r in store.list_runs(app_env)[0] if r.name == "baseline")
+    run.update(name="**bold** ![t](http://example.invalid/t.png) $x^2$")
+    at = open_app()
+    links = [link for link in at.get("page_link") if run.id in str(link.proto.query_string)]
+    assert links, "the run is listed"
+    label = links[0].proto.label
+    assert "\\*\\*bold\\*\\*" in label and "!\\[t\\]" in label and "\\$x^2\\$" in label.replace("\\^", "^")

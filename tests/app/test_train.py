@@ -107,3 +107,35 @@ def test_a_page_view_does_not_clear_keras_between_reruns(app_env, monkeypatch):
     at = open_app("pages/train.py")   # counts parameters: Keras is in use
     at.run()
     assert not at.exception and cleared == []
+
+
+def test_without_the_dataset_the_page_says_how_to_get_it_and_starts_nothing(app_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("CIFAR10_DIR", str(tmp_path / "nowhere"))
+    at = open_app("pages/train.py")
+    assert not at.exception
+    assert any("not on this machine" in w.value and "CIFAR10_DIR" in w.value for w in at.warning)
+    assert widget(at, "button", "Start training").disabled   # a browser cannot press it
+
+
+def test_a_starting_run_shows_what_it_is_doing(app_env):
+    import os
+
+    run = store.create_run(app_env, arch="simple_cnn", config={"epochs": 2}, name="just started")
+    run.start(pid=os.getpid(), phase="loading data")      # alive: this process
+    at = open_app("pages/train.py")
+    widget(at, "selectbox", "Run").set_value(run.id).run()
+    assert not at.exception
+    assert any("Loading data" in i.value for i in at.info)
+
+
+def test_no_widget_logs_a_format_warning(app_env, caplog):
+    import logging
+
+    from cifar_tf.training.presets import PRESETS
+
+    caplog.set_level(logging.WARNING)
+    at = open_app("pages/train.py")
+    for name in PRESETS:
+        next(b for b in at.button if b.label == name).click().run()
+    assert not at.exception
+    assert not [r for r in caplog.records if "displays as integer" in r.getMessage()]

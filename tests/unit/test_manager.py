@@ -45,11 +45,28 @@ def test_queue_runs_one_at_a_time_and_stop_requests(cifar_dir, runs_dir):
     assert (runs_dir / first.id / "worker.log").exists()
 
 
-def test_a_worker_that_fails_shows_its_error(tmp_path, runs_dir):
-    manager = RunManager(runs_dir, max_concurrent=1, data_dir=tmp_path / "no-data-here")
-    run = manager.submit(TINY)
+def test_a_submission_the_data_cannot_hold_is_refused_and_leaves_nothing(tmp_path, cifar_dir, runs_dir):
+    from cifar_tf.data.cifar10 import DatasetNotFound
+    from cifar_tf.validation import InvalidArgument
+
+    with pytest.raises(DatasetNotFound, match="CIFAR10_DIR"):
+        RunManager(runs_dir, max_concurrent=1, data_dir=tmp_path / "no-data-here").submit(TINY)
+    with pytest.raises(InvalidArgument, match="val_size"):   # 500 training images: 600 cannot be held out
+        RunManager(runs_dir, max_concurrent=1, data_dir=cifar_dir).submit(TINY.__class__(**{**TINY.to_dict(),
+                                                                                            "val_size": 600}))
+    assert [p for p in runs_dir.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_a_worker_that_fails_shows_its_error(cifar_dir, runs_dir):
+    run = store.create_run(runs_dir, arch="simple_cnn", config={**TINY.to_dict(), "epochs": "x"}, status="queued",
+                           tags={"data_dir": str(cifar_dir)})
+    manager = RunManager(runs_dir, max_concurrent=1)
+    # A record of the wrong shape is skipped, not trained; a worker refusing its config fails the run.
+    assert run.id not in {r.id for r in store.list_runs(runs_dir)[0]}
+    run = store.create_run(runs_dir, arch="simple_cnn", config={**TINY.to_dict(), "arch_params": {"depth": 4}},
+                           status="queued", tags={"data_dir": str(cifar_dir)})
     assert wait_for(lambda: status(manager, run) == "failed")
-    assert "not found" in store.load_run(run.id, runs_dir).record["error"]
+    assert "depth" in store.load_run(run.id, runs_dir).record["error"]
 
 
 def test_orphaned_queue_is_picked_up_by_a_new_manager(cifar_dir, runs_dir):

@@ -68,6 +68,7 @@ def test_cli_trains_a_completed_run_that_loads_anywhere(cifar_dir, runs_dir):
     (["--augment", "wobble"], "--augment"), (["--lr", "-1"], "--lr"),
     (["--arch-param", "depth=4"], "--arch-param"), (["--preset", "slowest"], "--preset"),
     (["--schedule", "cosine", "--warmup-epochs", "50"], "--warmup-epochs"),
+    (["--val-size", "600"], "--val-size"),            # more than the 500 training images: no run folder
 ])
 def test_bad_flags_name_the_flag_and_make_no_run(args, flag, cifar_dir, runs_dir):
     result = cli("train", "--data-dir", cifar_dir, "--runs-dir", runs_dir, *args)
@@ -103,7 +104,9 @@ def test_sigterm_stops_a_run_and_keeps_what_it_learnt(cifar_dir, runs_dir):
     assert process.wait(timeout=120) == 0
     [run] = store.list_runs(runs_dir)[0]
     assert run.status == "stopped" and run.model_path.exists()
-    assert 1 <= run.record["epochs_completed"] < 50
+    # Stopped in its first epoch or soon after: what it trained is recorded, a cut epoch as partial.
+    assert run.record["epochs_completed"] < 50 and run.epochs()
+    assert run.record["epochs_completed"] == sum(not e.get("partial") for e in run.epochs())
     assert run.record["metrics"]["test_accuracy"] is not None
 
 
@@ -160,3 +163,36 @@ def test_fine_tuning_needs_a_pretrained_base(cifar_dir, runs_dir):
                  "--runs-dir", runs_dir)
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith("error: --fine-tune-epochs:")
+
+
+def test_the_default_validation_split_fits_a_small_dataset(tmp_path, runs_dir):
+    """5,000 training images (a 1,000-per-batch copy): the defaults train; an explicit split that
+    does not fit keeps its message."""
+    from helpers import write_cifar10
+
+    from cifar_tf.data.cifar10 import validation_size
+
+    assert (validation_size(None, 50000), validation_size(None, 5000), validation_size(None, 30)) == (5000, 500, 3)
+    small = write_cifar10(tmp_path / "small", per_batch=40, test_size=50)   # 200 training images
+    result = cli("train", "--data-dir", small, "--runs-dir", runs_dir, "--arch", "simple_cnn", "--epochs", "1",
+                 "--train-limit", "200", "--batch-size", "50", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["val_size"] == 20 and record["train_size"] == 180 and record["config"]["val_size"] is None
+    refused = cli("train", "--data-dir", small, "--runs-dir", runs_dir, "--val-size", "200")
+    assert refused.returncode == 2 and "error: --val-size: 200 is not valid: expected an integer from 0 up to 199" \
+        in refused.stderr
+
+
+def test_a_run_stopped_mid_epoch_is_recorded_where_it_stopped(cifar_dir, runs_dir):
+    run = store.create_run(runs_dir, arch="simple_cnn", config={}, name="stopped mid-epoch")
+
+    # Asked to stop once the 7th step record is written: at batch 4 of the second epoch (10 batches of
+    # 40 images, a record every 2 batches), which is then its last.
+    run.stop_requested = lambda: len(run.steps()) >= 7
+    train(TrainConfig(arch="simple_cnn", epochs=3, batch_size=40, val_size=100, log_every=2), run=run,
+          data_dir=cifar_dir, log=lambda *_: None)
+    record = store.load_run(run.id, runs_dir).record
+    assert record["status"] == "stopped" and record["epochs_completed"] == 1
+    epochs = store.load_run(run.id, runs_dir).epochs()
+    assert [e["epoch"] for e in epochs] == [1, 1.4] and epochs[-1]["partial"]
