@@ -17,9 +17,10 @@ def run_worker(run_path):
     run = store.read_run(run_path)
     tags = run.record.get("tags") or {}
     try:
-        config = TrainConfig.from_dict(run.record["config"])
-    except (TypeError, ValueError) as error:
+        config = TrainConfig.from_dict(run.record["config"]).checked()
+    except (TypeError, ValueError, RuntimeError) as error:  # RuntimeError: pretrained weights unavailable
         run.finish("failed", error=f"invalid configuration: {error}")
+        start_next(run)
         return 1
     try:
         train(config, run=run, data_dir=tags.get("data_dir"))

@@ -56,10 +56,12 @@ def test_train_shows_live_curves_then_stops_and_keeps_the_run(server, page):
     epochs.fill("40")
     epochs.press("Enter")
     wait_until_idle(page)
-    page.get_by_placeholder("e.g. resnet20 with cutout").fill("browser run")
-    page.get_by_placeholder("e.g. resnet20 with cutout").press("Enter")
+    page.get_by_label("Run name (optional)").fill("browser run")
+    page.get_by_label("Run name (optional)").press("Enter")
     wait_until_idle(page)
     page.get_by_role("button", name="Start training").click()
+    # Right away, under the button where the eye is: the run and what it is doing.
+    page.get_by_text(re.compile(r"“browser run” (started: |is queued)")).wait_for(timeout=30_000)
 
     # Curves appear and the epoch counter moves, refreshed without any click.
     charts = page.locator("[data-testid='stVegaLiteChart']")
@@ -117,8 +119,8 @@ def test_two_tabs_share_one_queue_and_see_each_others_runs(server, page):
             epochs.fill("30")
             epochs.press("Enter")
             wait_until_idle(tab)
-            tab.get_by_placeholder("e.g. resnet20 with cutout").fill(name)
-            tab.get_by_placeholder("e.g. resnet20 with cutout").press("Enter")
+            tab.get_by_label("Run name (optional)").fill(name)
+            tab.get_by_label("Run name (optional)").press("Enter")
             wait_until_idle(tab)
             tab.get_by_role("button", name="Start training").click()
             wait_until_idle(tab)

@@ -217,7 +217,9 @@ def test_tiny_fast_run_trains_saves_a_plain_model_and_stops_on_request(cifar_dir
     stopped.request_stop()
     stopped = train(config.__class__(**{**config.to_dict(), "epochs": 3}), run=stopped, data_dir=cifar_dir,
                     log=lambda *_: None)
-    assert stopped.status == "stopped" and stopped.record["epochs_completed"] == 1
+    # Stopped after its first batch: nothing finished, the cut epoch recorded as partial.
+    assert stopped.status == "stopped" and stopped.record["epochs_completed"] == 0
+    assert stopped.epochs()[-1]["partial"]
     assert stopped.model_path.exists()
 
 
