@@ -5,7 +5,11 @@ This file only declares the pages; each page lays out widgets and charts, and th
 """
 import streamlit as st
 
+from cifar_tf import settings
+
 st.set_page_config(page_title="CIFAR-10 Lab", page_icon=":material/science:", layout="wide")
+
+from pages import classmode  # noqa: E402 - after set_page_config: it reads the browser's seat
 
 PAGES = {
     "Lab": [
@@ -24,4 +28,12 @@ PAGES = {
     ],
 }
 
-st.navigation(PAGES).run()
+if settings.class_mode():
+    PAGES["Class"] = [st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:")]
+    if classmode.viewer().teacher:
+        PAGES["Class"].append(st.Page("pages/teacher.py", title="Teacher", icon=":material/school:"))
+
+page = st.navigation(PAGES)
+st.session_state["class_page_path"] = page.url_path  # for links: the app's address without the page
+classmode.sidebar()
+page.run()
