@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from cifar_tf import settings
 from cifar_tf.classroom.budget import BudgetWatch
 from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.classroom.links import config_from_params, config_params, is_config_param
@@ -23,8 +24,10 @@ COOKIE_DAYS = 365
 def _class_started(folder):
     """Once per server and runs folder: say where the teacher code is, and watch time budgets."""
     code, where = classroom().code()
-    shown = code if where != "the CIFAR_TF_TEACHER_CODE variable" else "the one in CIFAR_TF_TEACHER_CODE"
-    print(f"CIFAR-10 Lab class mode: the teacher code is {shown} (kept in {where}).", flush=True)
+    if settings.teacher_code():
+        print("CIFAR-10 Lab class mode: the teacher code is the one in CIFAR_TF_TEACHER_CODE.", flush=True)
+    else:
+        print(f"CIFAR-10 Lab class mode: the teacher code is {code} (kept in {where}).", flush=True)
     return BudgetWatch(shared_manager()).start_background()
 
 

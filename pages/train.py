@@ -24,7 +24,7 @@ def use_preset(name):
 
 
 rules = form_rules()  # a challenge shows only what students may change
-rules.prepare(st.session_state)
+rules_changed = rules.prepare(st.session_state)
 apply_config_link(rules, form.form_state)
 
 
@@ -129,7 +129,10 @@ with setup:
         st.error(escape_markdown(error))
 
     name = st.text_input("Run name (optional)", max_chars=80, placeholder="e.g. resnet20 with cutout")
-    if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=config is None):
+    started = st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=config is None)
+    if started and rules_changed:  # pressed on the form as it was before the challenge changed
+        st.warning("The teacher just changed the challenge, and the settings with it: check them, then start again.")
+    elif started:
         try:
             run = run_manager().submit(config, name=name or None)
         except (InvalidArgument, RuntimeError, ValueError, OSError) as problem:

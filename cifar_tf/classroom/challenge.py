@@ -9,6 +9,7 @@ what the leaderboard ranks. A new challenge gets a new id, so changing the rules
 leaderboard.
 """
 import json
+import math
 import secrets
 from dataclasses import asdict, dataclass, fields
 
@@ -155,12 +156,12 @@ def problems(challenge, config):
             found.append(f"{name} is fixed at {_shown(fixed[name])} (this run asks for {_shown(config[name])})")
     total_epochs = config["epochs"] + config["fine_tune_epochs"]
     if challenge.max_epochs and total_epochs > challenge.max_epochs:
-        found.append(f"at most {challenge.max_epochs} epochs, fine-tuning included (this run asks for {total_epochs})")
+        found.append(f"epochs: at most {challenge.max_epochs}, fine-tuning included (this run asks for {total_epochs})")
     if challenge.max_train_images and not 0 < config["train_limit"] <= challenge.max_train_images:
         asked = "all of them" if config["train_limit"] == 0 else f"{config['train_limit']:,}"
-        found.append(f"at most {challenge.max_train_images:,} training images (this run asks for {asked})")
+        found.append(f"train_limit: at most {challenge.max_train_images:,} training images (this run asks for {asked})")
     if challenge.archs and config["arch"] not in challenge.archs:
-        found.append(f"the architectures {', '.join(challenge.archs)} only (this run asks for {config['arch']})")
+        found.append(f"arch: {', '.join(challenge.archs)} only (this run asks for {config['arch']})")
     return found
 
 
@@ -171,7 +172,7 @@ def admit(challenge, config, *, teacher=False):
         return {}
     found = problems(challenge, config.checked(build=False))
     if found and not teacher:
-        raise NotAllowed(f"The challenge “{challenge.title}” allows " + "; ".join(found) + ".")
+        raise NotAllowed(f"The challenge “{challenge.title}” does not allow this run: " + "; ".join(found) + ".")
     if found:
         return {}
     tags = {CHALLENGE_TAG: challenge.id}
@@ -187,18 +188,24 @@ def in_challenge(run, challenge):
 def _plain(value):
     """Values as a form and a preset both write them: (64, 128) and "64,128" alike."""
     if isinstance(value, (list, tuple)):
-        return ",".join(str(_plain(item)) for item in value)
+        return ",".join(f"{item:.12g}" if isinstance(item, float) else str(item) for item in value)
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in sorted(value.items())}
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    if isinstance(value, str):
+        return value.replace(" ", "")
+    if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, (int, float)):
-        return float(value)
-    return str(value)
+    return float(value) if isinstance(value, (int, float)) else str(value)
 
 
 def _same(a, b):
-    return _plain(a) == _plain(b)
+    """Equal settings, floats to 9 significant digits (a link writes them with 12)."""
+    a, b = _plain(a), _plain(b)
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    return a == b
 
 
 def _shown(value):

@@ -6,6 +6,7 @@ architecture hyperparameters as `hp.NAME`, and optionally `preset=NAME` to start
 and naming each one it cannot use, so that a mistyped link still fills in the rest.
 """
 from dataclasses import fields
+from urllib.parse import parse_qsl, urlsplit
 
 from ..training.config import TrainConfig, parse_value
 from ..training.presets import PRESETS, preset_config
@@ -70,6 +71,13 @@ def config_from_params(params):
             else:  # the architecture itself: the start's, with its own hyperparameters
                 values["arch"], values["arch_params"] = start.arch, dict(start.arch_params)
     return None, problems
+
+
+def config_from_link(text):
+    """`config_from_params` of a pasted link (or just its `?...` part)."""
+    text = str(text or "").strip()
+    query = urlsplit(text).query if "?" in text else text
+    return config_from_params(dict(parse_qsl(query)))
 
 
 def _parse(name, text):

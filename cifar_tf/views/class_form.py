@@ -64,13 +64,16 @@ class FormRules:
         return form.form_state(self.fit(self.challenge.base_config())) if self.challenge else form.initial_state()
 
     def prepare(self, state):
-        """Give the form its values: a fresh session's, or the challenge's when it changed."""
+        """Give the form its values: a fresh session's, or the challenge's when it changed (then
+        True: a Start pressed on the old form must not train the new values unseen)."""
         wanted = self.challenge.id if self.challenge else None
-        if state.get(STATE_KEY, None) != wanted:
+        changed = state.get(STATE_KEY, None) != wanted
+        if changed:
             state.update(self.initial_state())
             state[STATE_KEY] = wanted
         for key, value in self.initial_state().items():
             state.setdefault(key, value)
+        return changed
 
     def config(self, state):
         """`(config, problem)` the form stands for, with the challenge's fixed settings."""
