@@ -139,17 +139,31 @@ def chromium_unavailable_reason():
 
 
 @contextmanager
-def browser_page(width=1400, height=1000):
+def chromium():
+    """A headless Chromium (Debian's), closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(60_000)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def new_person(browser, width=1400, height=1000):
+    """A page in a browser context of its own: its own cookies, as another person's browser."""
+    page = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True).new_page()
+    page.set_default_timeout(60_000)
+    return page
+
+
+@contextmanager
+def browser_page(width=1400, height=1000):
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(60_000)
+        yield page
 
 
 def wait_until_idle(page, timeout=90_000):
