@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from cifar_tf import settings
 from cifar_tf.classroom.budget import BudgetWatch
 from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.classroom.links import config_from_params, config_params, is_config_param
@@ -23,11 +22,7 @@ COOKIE_DAYS = 365
 @st.cache_resource(show_spinner=False)
 def _class_started(folder):
     """Once per server and runs folder: say where the teacher code is, and watch time budgets."""
-    code, where = classroom().code()
-    if settings.teacher_code():
-        print("CIFAR-10 Lab class mode: the teacher code is the one in CIFAR_TF_TEACHER_CODE.", flush=True)
-    else:
-        print(f"CIFAR-10 Lab class mode: the teacher code is {code} (kept in {where}).", flush=True)
+    print(f"CIFAR-10 Lab class mode: {classroom().code_line()}", flush=True)
     return BudgetWatch(shared_manager()).start_background()
 
 
@@ -38,6 +33,9 @@ def sidebar():
         return
     _class_started(str(runs_dir()))
     me = viewer()
+    if not me.seated:
+        st.caption(":material/person_add: Type your name in the sidebar to start runs (on a phone, open it with » "
+                   "at the top left).")
     with st.sidebar:
         if not me.seated:
             _join_form(room)

@@ -48,7 +48,8 @@ setup, watch = st.columns([5, 6], gap="large")
 with setup:
     arch = gate(st, rules).selectbox("Architecture", rules.archs(list(ARCHITECTURES)), key="cfg_arch",
                                      format_func=lambda name: f"{name}: {ARCHITECTURES[name].description}")
-    st.caption(f"Source: {ARCHITECTURES[arch].source}")
+    fixed = "" if rules.shows("cfg_arch") else f"{arch}, set by the challenge. "
+    st.caption(f"{fixed}Source: {ARCHITECTURES[arch].source}")
     hyperparameters = editable_hyperparameters(arch) if rules.shows(form.hp_key(arch, "")) else {}
     with st.expander("Architecture hyperparameters") if hyperparameters else st.container():
         for name, default in hyperparameters.items():

@@ -79,6 +79,12 @@ def check_can_manage(viewer, run, names=None):
     return run
 
 
+def may_run_searches(viewer):
+    """Hyperparameter searches run as their own processes, outside the queue and any challenge:
+    in class mode they are the teacher's to start, stop and resume (everyone sees them)."""
+    return not viewer.class_mode or viewer.teacher
+
+
 def owner_tags(viewer):
     """The tags that make `viewer` the owner of a run they submit (none without class mode)."""
     if not viewer.class_mode or not viewer.seated:

@@ -11,7 +11,7 @@ from . import lessons
 from .folder import ClassFolder, NotAllowed
 from .roles import Viewer, owner_tags, stop_run
 from .seats import Seats
-from .teacher import Unlocks, teacher_code
+from .teacher import Unlocks, fingerprint, teacher_code, where_the_code_is
 
 
 class Classroom:
@@ -27,6 +27,11 @@ class Classroom:
     def code(self):
         """`(teacher code, where it is kept)`; made up and kept the first time, without the variable."""
         return teacher_code(self.folder)
+
+    def code_line(self):
+        """The teacher code in one line for the server's terminal (the code itself only when the
+        lab made it up: a code from the environment is the teacher's to know)."""
+        return where_the_code_is(self.folder)
 
     # --- who is who -------------------------------------------------------------------------------
 
@@ -61,7 +66,8 @@ class Classroom:
         return self.seats.names()
 
     def teacher_seats(self):
-        return {seat.key for seat in self.seats.all() if self.unlocks.is_current(seat.teacher)}
+        current = fingerprint(self.code()[0])
+        return {seat.key for seat in self.seats.all() if self.unlocks.is_current(seat.teacher, current)}
 
     # --- the teacher's controls ------------------------------------------------------------------
 

@@ -43,6 +43,14 @@ def teacher_code(folder):
     return code, str(path)
 
 
+def where_the_code_is(folder):
+    """One line for the teacher: the code itself when it was made up, else where it is set."""
+    code, where = teacher_code(folder)
+    if settings.teacher_code():
+        return "The teacher code is the one set in CIFAR_TF_TEACHER_CODE."
+    return f"The teacher code is {code} (kept in {where})."
+
+
 def fingerprint(code):
     return hashlib.sha256(f"cifar_tf teacher code:{code}".encode()).hexdigest()[:32]
 
@@ -86,7 +94,8 @@ class Unlocks:
             raise NotAllowed(f"Wrong code. Too many wrong tries: wait {pause} s before the next one.")
         raise NotAllowed(f"Wrong code. {left} more {'try' if left == 1 else 'tries'} before a pause.")
 
-    def is_current(self, seat_fingerprint):
-        """Whether a seat's fingerprint is that of today's teacher code."""
-        code, _ = teacher_code(self.folder)
-        return bool(seat_fingerprint) and hmac.compare_digest(seat_fingerprint, fingerprint(code))
+    def is_current(self, seat_fingerprint, current=None):
+        """Whether a seat's fingerprint is that of today's teacher code (`current`: its
+        fingerprint, when the caller has it already)."""
+        current = current or fingerprint(teacher_code(self.folder)[0])
+        return bool(seat_fingerprint) and hmac.compare_digest(seat_fingerprint, current)

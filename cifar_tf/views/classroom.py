@@ -11,15 +11,15 @@ from ..classroom.roles import owner_name, owner_of
 from ..runs.progress import progress
 from .formatting import format_seconds
 
-MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 PROJECTOR_STYLE = """
 <style>
-.board { width: 100%; border-collapse: collapse; font-size: 2rem; line-height: 1.25; }
+.board-frame { overflow-x: auto; }
+.board { width: 100%; border-collapse: collapse; font-size: clamp(1rem, 2.6vw, 2rem); line-height: 1.25; }
 .board th { font-size: 1.1rem; text-transform: uppercase; letter-spacing: .05em; color: #666; text-align: left;
             border-bottom: 3px solid #444; padding: .3rem .6rem; }
 .board td { padding: .45rem .6rem; border-bottom: 1px solid #ccc; }
 .board td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.board tr.top td { font-weight: 700; font-size: 2.4rem; }
+.board tr.top td { font-weight: 700; font-size: 1.2em; }
 .board a { color: inherit; text-decoration: none; }
 </style>
 """
@@ -40,18 +40,18 @@ def leaderboard_table(rows):
 def projector_html(rows, limit=15):
     """The best `limit` students in large type (every name escaped): rank, student, accuracy,
     training time, parameters."""
-    lines = ["<table class='board'><tr><th>#</th><th>student</th><th>test accuracy</th><th>time</th>"
+    lines = ["<div class='board-frame'><table class='board'><tr><th>#</th><th>student</th><th>test accuracy</th><th>time</th>"
              "<th>params</th><th>run</th></tr>"]
     for row in rows[:limit]:
         rank = row["rank"]
         params = f"{int(row['params']):,}" if row["params"] is not None else "–"
         time = format_seconds(row["training time (s)"]) if row["training time (s)"] is not None else "–"
         lines.append(
-            f"<tr class='{'top' if rank <= 3 else ''}'><td>{MEDALS.get(rank, rank)}</td>"
+            f"<tr class='{'top' if rank <= 3 else ''}'><td>{rank}</td>"
             f"<td>{escape(str(row['student']))}</td><td class='num'>{row['test accuracy']:.1%}</td>"
             f"<td class='num'>{escape(time)}</td><td class='num'>{escape(params)}</td>"
             f"<td><a href='{escape(run_link(row['id']))}' target='_self'>{escape(str(row['run']))}</a></td></tr>")
-    lines.append("</table>")
+    lines.append("</table></div>")
     return PROJECTOR_STYLE + "".join(lines)
 
 

@@ -277,3 +277,13 @@ def test_the_leaderboard_ranks_students_and_has_a_projector_view(room):
     html = at.get("html")[-1].proto.body
     assert "&lt;b&gt;Bo&lt;/b&gt;" in html and "<b>Bo</b>" not in html and "74.0%" in html
     assert at.query_params["view"] == "projector" or at.query_params["view"] == ["projector"]
+
+
+def test_a_student_cannot_start_a_search_in_class_mode(room):
+    token, _ = student(room, "Ada")
+    at = open_as(token, "pages/search.py")
+    assert not at.exception
+    assert button(at, "Start search").disabled
+    assert any("the teacher's" in c.value for c in at.caption)
+    token, _ = teacher(room)
+    assert not button(open_as(token, "pages/search.py"), "Start search").disabled
