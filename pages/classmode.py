@@ -1,5 +1,6 @@
 """Class mode's Streamlit glue (not a page): the sidebar's name and teacher controls, the seat
-cookie, the Train form's challenge gate, configuration links and "copy link" boxes.
+cookie, the Train form's challenge gate, a queued run's place and wait, configuration links and
+"copy link" boxes.
 
 The rules themselves are in `cifar_tf.classroom`; this module only asks and shows.
 """
@@ -14,6 +15,7 @@ from cifar_tf.classroom.queue import queue_with_estimates
 from cifar_tf.runs.store import list_runs
 from cifar_tf.views.class_form import FormRules
 from cifar_tf.views.formatting import escape_markdown
+from cifar_tf.views.train_form import form_state
 from pages.common import SEAT_COOKIE, SEAT_STATE, classroom, runs_dir, shared_manager, viewer
 
 COOKIE_DAYS = 365
@@ -42,30 +44,28 @@ def sidebar():
         else:
             st.markdown(f":material/person: **{escape_markdown(me.name)}**" + (" · teacher" if me.teacher else ""))
             with st.expander("Change my name"):
-                _name_form(room, me)
+                _one_field_form("class_rename", "New name", "Rename me", lambda name: room.rename(me, name),
+                                value=me.name)
             _teacher_controls(room, me)
         _remember_seat()
 
 
 def _join_form(room):
-    with st.form("class_join", border=False):
-        typed = st.text_input("Your name", placeholder="as the class knows you",
-                              help="Typed once: this browser remembers it. Your runs carry it.")
-        if st.form_submit_button("Join the class", icon=":material/login:"):
-            try:
-                st.session_state[SEAT_STATE] = room.join(typed)
-            except NotAllowed as refused:
-                st.error(escape_markdown(refused))
-            else:
-                st.rerun()
+    def join(typed):
+        st.session_state[SEAT_STATE] = room.join(typed)
+    _one_field_form("class_join", "Your name", "Join the class", join, icon=":material/login:",
+                    placeholder="as the class knows you",
+                    help="Typed once: this browser remembers it. Your runs carry it.")
 
 
-def _name_form(room, me):
-    with st.form("class_rename", border=False):
-        typed = st.text_input("New name", value=me.name)
-        if st.form_submit_button("Rename me"):
+def _one_field_form(key, label, button, action, *, icon=None, **field):
+    """A form of one text box whose button calls `action(text)`: the page reruns after it, or a
+    refusal shows under the box."""
+    with st.form(key, border=False):
+        typed = st.text_input(label, **field)
+        if st.form_submit_button(button, icon=icon):
             try:
-                room.rename(me, typed)
+                action(typed)
             except NotAllowed as refused:
                 st.error(escape_markdown(refused))
             else:
@@ -79,16 +79,9 @@ def _teacher_controls(room, me):
             st.rerun()
         return
     with st.expander("Teacher"):
-        with st.form("class_unlock", border=False):
-            code = st.text_input("Teacher code", type="password",
-                                 help="Printed where the server was started, or set in CIFAR_TF_TEACHER_CODE.")
-            if st.form_submit_button("Unlock teacher rights", icon=":material/key:"):
-                try:
-                    room.unlock(me, code)
-                except NotAllowed as refused:
-                    st.error(escape_markdown(refused))
-                else:
-                    st.rerun()
+        _one_field_form("class_unlock", "Teacher code", "Unlock teacher rights", lambda code: room.unlock(me, code),
+                        icon=":material/key:", type="password",
+                        help="Printed where the server was started, or set in CIFAR_TF_TEACHER_CODE.")
 
 
 def _remember_seat():
@@ -141,7 +134,7 @@ def gate(containers, rules):
     return Gate(containers, rules)
 
 
-def apply_config_link(rules, form_state):
+def apply_config_link(rules):
     """Fill the form from a configuration link (`?arch=...&epochs=...`) once, then take those
     parameters out of the address; say what in the link could not be used."""
     params = {key: st.query_params[key] for key in st.query_params if is_config_param(key)}
@@ -171,9 +164,9 @@ def page_link(page, params):
     return f"{root}/{page}?{urlencode(params)}" if root else f"{page}?{urlencode(params)}"
 
 
-def copy_box(label, url, help=None):
+def copy_box(label, url):
     """A link in a box with a copy button (Streamlit's code block has one)."""
-    st.caption(label, help=help)
+    st.caption(label)
     st.code(url, language=None, wrap_lines=True)
 
 

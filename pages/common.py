@@ -62,6 +62,18 @@ def run_manager():
     return classroom().manager_for(shared_manager(), viewer())
 
 
+def request_stop(run_id):
+    """Stop a run as this viewer: a toast saying it stops, or why it may not."""
+    from cifar_tf.classroom.folder import NotAllowed
+
+    try:
+        run_manager().stop(run_id)
+    except (NotAllowed, store.RunNotFound) as refused:
+        st.error(escape_markdown(refused))
+    else:
+        st.toast("Stopping: the run finishes its batch, evaluates and saves.")
+
+
 def shared_manager():
     return _manager(str(runs_dir()), str(data_dir() or ""))
 

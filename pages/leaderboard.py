@@ -2,8 +2,8 @@ import streamlit as st
 
 from cifar_tf.classroom.leaderboard import leaderboard
 from cifar_tf.views.class_form import FormRules
-from cifar_tf.views.formatting import escape_markdown
 from cifar_tf.views.classroom import leaderboard_table, projector_html
+from cifar_tf.views.formatting import escape_markdown
 from pages.common import classroom, list_runs
 
 REFRESH_S = 5

@@ -30,8 +30,8 @@ table = st.dataframe(
     compare.runs_table(runs, owners), key=f"runs_table_{st.session_state.get('runs_table_version', 0)}",
     hide_index=True, on_select="rerun", placeholder="—",
     selection_mode="multi-row",
-    column_order=["name", *(["owner"] if owners else []), "status", "arch", "test accuracy", "best val accuracy", "weighted F1",
-                  "epochs", "params", "training time (s)", "images/s", "device", "created", "id"],
+    column_order=["name", *(["owner"] if owners else []), "status", "arch", "test accuracy", "best val accuracy",
+                  "weighted F1", "epochs", "params", "training time (s)", "images/s", "device", "created", "id"],
     column_config={
         "test accuracy": st.column_config.ProgressColumn("test accuracy", **percent),
         "best val accuracy": st.column_config.ProgressColumn("best val accuracy", **percent),
@@ -130,7 +130,8 @@ with download_col:
         st.caption("This run has no saved model (it did not finish).")
     report_download(run, owners.get(run.id) if owners else None)
     with st.popover("Link to this run", icon=":material/link:"):
-        copy_box("Opens this run on the Evaluate page; others see it read-only.", page_link("evaluate", {"run": run.id}))
+        copy_box("Opens this run on the Evaluate page; others see it read-only.",
+                 page_link("evaluate", {"run": run.id}))
 
 with delete_col:
     st.markdown("**Delete**")

@@ -12,7 +12,7 @@ from cifar_tf.views.class_form import FormRules
 from cifar_tf.views.classroom import queue_table, seats_table
 from cifar_tf.views.formatting import escape_markdown, run_label
 from pages.classmode import config_link, copy_box
-from pages.common import classroom, list_runs, run_manager, shared_manager, viewer
+from pages.common import classroom, list_runs, request_stop, shared_manager, viewer
 
 st.title("Teacher")
 room, me = classroom(), viewer()
@@ -39,12 +39,7 @@ with queue_tab:
         if active:
             chosen = st.selectbox("Stop a run", active, format_func=run_label, key="teacher_stop_pick")
             if st.button("Stop it", icon=":material/stop:", key="teacher_stop"):
-                try:
-                    run_manager().stop(chosen.id)
-                except (NotAllowed, LookupError) as refused:
-                    st.error(escape_markdown(refused))
-                else:
-                    st.toast("Stopping: it finishes its batch, evaluates and saves.")
+                request_stop(chosen.id)
     queue()
 
 with challenge_tab:
@@ -94,7 +89,8 @@ with challenge_tab:
         except (InvalidArgument, NotAllowed) as problem:
             st.error(f"Could not set the challenge: {escape_markdown(problem)}")
         else:
-            st.session_state["teacher_message"] = f"Challenge “{challenge.title}” set: the leaderboard starts afresh."
+            st.session_state["teacher_message"] = (f"Challenge “{challenge.title}” set: the leaderboard starts "
+                                                   "afresh.")
             st.rerun()
 
 with lesson_tab:

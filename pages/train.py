@@ -1,6 +1,5 @@
 import streamlit as st
 
-from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.classroom.roles import owner_name, read_only_reason
 from cifar_tf.data.augment import AUGMENT_PRESETS
 from cifar_tf.models.registry import ARCHITECTURES, editable_hyperparameters, pretrained
@@ -12,9 +11,17 @@ from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import train_form as form
 from cifar_tf.views.formatting import escape_markdown, format_seconds
 from cifar_tf.views.live import live_chart, live_frames
-from pages.classmode import (apply_config_link, config_link, copy_box, form_rules, gate, link_problems, page_link,
-                             queue_place)
-from pages.common import classroom, list_runs, run_label, run_manager, runs_dir, viewer
+from pages.classmode import (
+    apply_config_link,
+    config_link,
+    copy_box,
+    form_rules,
+    gate,
+    link_problems,
+    page_link,
+    queue_place,
+)
+from pages.common import classroom, list_runs, request_stop, run_label, run_manager, runs_dir, viewer
 
 st.title("Train")
 
@@ -25,7 +32,7 @@ def use_preset(name):
 
 rules = form_rules()  # a challenge shows only what students may change
 rules_changed = rules.prepare(st.session_state)
-apply_config_link(rules, form.form_state)
+apply_config_link(rules)
 
 
 @st.cache_data(show_spinner="Counting the parameters…", max_entries=256)
@@ -50,7 +57,7 @@ with setup:
                                      format_func=lambda name: f"{name}: {ARCHITECTURES[name].description}")
     fixed = "" if rules.shows("cfg_arch") else f"{arch}, set by the challenge. "
     st.caption(f"{fixed}Source: {ARCHITECTURES[arch].source}")
-    hyperparameters = editable_hyperparameters(arch) if rules.shows(form.hp_key(arch, "")) else {}
+    hyperparameters = editable_hyperparameters(arch) if rules.opens("arch_params") else {}
     with st.expander("Architecture hyperparameters") if hyperparameters else st.container():
         for name, default in hyperparameters.items():
             key = form.hp_key(arch, name)
@@ -98,8 +105,8 @@ with setup:
         if c1.checkbox("Set dropout", key="cfg_dropout_on", help="Otherwise the architecture's own"):
             c2.slider("Dropout", 0.0, 0.9, step=0.05, key="cfg_dropout")
         gate(st, rules).text_input("Augmentation", key="cfg_augment",
-                      help="A preset (" + ", ".join(AUGMENT_PRESETS) + ") and/or settings like "
-                           "flip,crop=4,rotation=15,cutout=8")
+                                   help="A preset (" + ", ".join(AUGMENT_PRESETS) + ") and/or settings like "
+                                        "flip,crop=4,rotation=15,cutout=8")
         c1, c2 = gate(st.columns(2), rules)
         if c1.toggle("SAM", key="cfg_sam", help="Sharpness-aware minimisation: two passes per step, "
                                                  "seeking flat minima (Foret et al. 2020)."):
@@ -200,12 +207,7 @@ with watch:
         elif run.status in ACTIVE_STATUSES:
             if st.button("Stop", icon=":material/stop:", key=f"stop_{run.id}",
                          help="Finishes the current batch, evaluates and saves what it learnt."):
-                try:
-                    run_manager().stop(run.id)
-                except (NotAllowed, RunNotFound) as refused:
-                    st.error(escape_markdown(refused))
-                else:
-                    st.toast("Stopping: the run finishes its batch, evaluates and saves.")
+                request_stop(run.id)
         elif active:
             st.rerun()  # it just finished: redraw the page without the timer
 

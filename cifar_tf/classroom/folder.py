@@ -4,11 +4,10 @@ Run listings skip dot folders, so nothing here is taken for a run. Each file is 
 replaced atomically; a change reads, edits and writes a file under one lock, so that two sessions
 (or two servers over one folder) never lose each other's changes.
 """
-import fcntl
 import json
 from contextlib import contextmanager
 
-from ..runs.files import atomic_write_json
+from ..runs.files import atomic_write_json, file_lock
 from ..runs.store import resolve_runs_dir
 
 CLASS_DIR = ".class"
@@ -37,16 +36,9 @@ class ClassFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.path / name, value)
 
-    @contextmanager
     def locked(self):
         """Hold the class's lock: one change at a time across sessions and processes."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / LOCK_FILE, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return file_lock(self.path / LOCK_FILE)
 
     @contextmanager
     def editing(self, name):

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from ..runs.files import now
+from ..runs.store import check_run_name
 from .folder import NotAllowed
 
 SEATS_FILE = "seats.json"
@@ -37,12 +38,7 @@ def check_name(text):
     """`(name, problem)`: the name as it would be stored (one line, printable, spaces collapsed),
     and why it cannot be (None if it can). Markdown or HTML in a name is kept as typed: pages show
     it as text."""
-    name = " ".join("".join(ch for ch in str(text or "") if ch.isprintable() or ch.isspace()).split())
-    if not name:
-        return name, "Type a name: it cannot be empty."
-    if len(name) > MAX_NAME_LENGTH:
-        return name, f"Too long: {len(name)} characters, at most {MAX_NAME_LENGTH}."
-    return name, None
+    return check_run_name(text, MAX_NAME_LENGTH)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@
 Every write goes to a temporary file in the same folder, then `os.replace` puts it in place; the
 histories are append-only lines, and a reader skips a torn last line.
 """
+import fcntl
 import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -35,6 +37,19 @@ def atomic_save_npy(path, array):
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+@contextmanager
+def file_lock(path):
+    """Hold an exclusive lock on `path` (made if missing): one holder at a time, across threads
+    and processes."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def append_jsonl(path, record):

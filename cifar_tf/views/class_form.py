@@ -21,9 +21,13 @@ class FormRules:
     def __init__(self, challenge=None):
         self.challenge = challenge
 
+    def opens(self, field):
+        """Whether students may change the TrainConfig field `field`."""
+        return self.challenge is None or field in self.challenge.open_fields()
+
     def shows(self, key):
         """Whether the widget keyed `key` is on the form."""
-        return self.challenge is None or field_of(key) in self.challenge.open_fields()
+        return self.opens(field_of(key))
 
     def shows_section(self, section):
         return self.challenge is None or bool(set(SECTIONS[section]) & self.challenge.open_fields())

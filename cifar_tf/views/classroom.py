@@ -40,7 +40,8 @@ def leaderboard_table(rows):
 def projector_html(rows, limit=15):
     """The best `limit` students in large type (every name escaped): rank, student, accuracy,
     training time, parameters."""
-    lines = ["<div class='board-frame'><table class='board'><tr><th>#</th><th>student</th><th>test accuracy</th><th>time</th>"
+    lines = ["<div class='board-frame'><table class='board'><tr><th>#</th><th>student</th><th>test accuracy</th>"
+             "<th>time</th>"
              "<th>params</th><th>run</th></tr>"]
     for row in rows[:limit]:
         rank = row["rank"]
@@ -68,7 +69,8 @@ def queue_table(runs, slots, names):
                          "id": run.id})
     for place, (run, wait) in enumerate(queue_with_estimates(runs, slots), start=1):
         rows.append({"place": str(place), "student": owner_name(run, names) or "–", "run": run.name,
-                     "status": "queued", "starts": f"in about {format_seconds(wait)}" if wait is not None else "unknown",
+                     "status": "queued",
+                     "starts": f"in about {format_seconds(wait)}" if wait is not None else "unknown",
                      "id": run.id})
     return pd.DataFrame(rows, columns=["place", "student", "run", "status", "starts", "id"])
 

@@ -127,7 +127,8 @@ def _mistakes(run, evaluation, dataset):
     names = evaluation["class_names"]
     figures = []
     for index in most_confident_mistakes(probabilities, dataset.y_test, k=MISTAKES_SHOWN):
-        caption = f"#{index}: {names[int(dataset.y_test[index])]} → {probability_caption(probabilities[index], names, 1)}"
+        answer = probability_caption(probabilities[index], names, 1)
+        caption = f"#{index}: {names[int(dataset.y_test[index])]} → {answer}"
         figures.append(f'<figure><img alt="test image {index}" width="128" height="128" '
                        f'src="data:image/png;base64,{_png(dataset.x_test[index])}"><figcaption>{escape(caption)}'
                        "</figcaption></figure>")

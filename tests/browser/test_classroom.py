@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from helpers import (
     app_server,
     chromium,
@@ -104,16 +103,28 @@ def record(runs, run_id):
 
 
 def test_a_name_is_typed_once_and_the_browser_keeps_it(server, people):
-    url, _ = server
     page = people["Bo"]
     page.reload()
     wait_until_idle(page)
     assert sidebar(page).get_by_text("Bo", exact=True).count() == 1
     assert page.get_by_label("Your name", exact=True).count() == 0
     assert "cifar_tf_seat" in {cookie["name"] for cookie in page.context.cookies()}
+    # A forged seat cookie is nobody's seat: here Ada's seat key, the hash the server keeps of her token.
+    url, runs = server
+    seats = json.loads((Path(runs) / ".class" / "seats.json").read_text())
+    ada_seat = next(key for key, seat in seats.items() if seat["name"] == "Ada")
+    forger = new_person(page.context.browser)
+    forger.context.add_cookies([{"name": "cifar_tf_seat", "value": ada_seat, "url": url}])
+    open_page(forger, url, "")
+    assert forger.get_by_label("Your name", exact=True).count() == 1
+    assert sidebar(forger).get_by_text("Ada", exact=True).count() == 0
+    forger.context.close()
     # The teacher page is the teacher's alone.
-    assert sidebar(people["Ms Teacher"]).get_by_text("Teacher", exact=True).count() >= 1
-    assert page.get_by_test_id("stSidebarNav").get_by_text("Teacher").count() == 0
+    teacher = people["Ms Teacher"]
+    teacher.reload()
+    wait_until_idle(teacher)
+    assert teacher.get_by_test_id("stSidebarNav").get_by_text("Teacher", exact=True).count() == 1
+    assert page.get_by_test_id("stSidebarNav").get_by_text("Teacher", exact=True).count() == 0
 
 
 def test_a_configuration_link_fills_the_train_form(server, people):
