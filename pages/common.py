@@ -6,6 +6,7 @@ Only Streamlit glue lives here; the logic is in `cifar_tf`.
 import streamlit as st
 
 from cifar_tf import settings
+from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.classroom.room import Classroom
 from cifar_tf.runs import store
 from cifar_tf.views.formatting import escape_markdown, run_label
@@ -64,8 +65,6 @@ def run_manager():
 
 def request_stop(run_id):
     """Stop a run as this viewer: a toast saying it stops, or why it may not."""
-    from cifar_tf.classroom.folder import NotAllowed
-
     try:
         run_manager().stop(run_id)
     except (NotAllowed, store.RunNotFound) as refused:
