@@ -1,12 +1,12 @@
 """Class mode under AppTest: the sidebar's name and teacher code, ownership on Train and Runs,
 the Teacher and Leaderboard pages, configuration links."""
 import pytest
-from helpers import APP, shown
 from streamlit.testing.v1 import AppTest
 
 from cifar_tf.classroom.room import Classroom
 from cifar_tf.runs import store
 from cifar_tf.training.config import TrainConfig
+from helpers import APP, shown
 
 CODE = "apple-pie-314"
 

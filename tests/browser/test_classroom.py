@@ -2,19 +2,18 @@
 the teacher), each with its own cookies, driven in headless Chromium."""
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+
 from helpers import (
-    app_server,
     chromium,
     chromium_unavailable_reason,
+    lab_server,
     new_person,
     open_page,
     wait_for,
     wait_until_idle,
-    write_cifar10,
 )
 
 reason = chromium_unavailable_reason()
@@ -24,12 +23,7 @@ CODE = "blue-whale-77"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, trained_runs):
-    runs = tmp_path_factory.mktemp("class") / "runs"
-    shutil.copytree(trained_runs, runs)
-    data = write_cifar10(tmp_path_factory.mktemp("class-data"), per_batch=1200, test_size=200)
-    env = {"CIFAR_TF_RUNS_DIR": str(runs), "CIFAR10_DIR": str(data), "CIFAR_TF_MAX_RUNS": "1",
-           "CIFAR_TF_TEACHER_CODE": CODE}
-    with app_server(env) as url:
+    with lab_server(tmp_path_factory.mktemp("class"), trained_runs, {"CIFAR_TF_TEACHER_CODE": CODE}) as (url, runs):
         yield url, runs
 
 
