@@ -5,9 +5,12 @@ This file only declares the pages; each page lays out widgets and charts, and th
 """
 import streamlit as st
 
-from pages.common import run_manager, warm_up
+from cifar_tf import settings
 
 st.set_page_config(page_title="CIFAR-10 Lab", page_icon=":material/science:", layout="wide")
+
+from pages import classmode  # noqa: E402 - after set_page_config: it reads the browser's seat
+from pages.common import run_manager, warm_up  # noqa: E402
 
 PAGES = {
     "Lab": [
@@ -26,8 +29,16 @@ PAGES = {
     ],
 }
 
+if settings.class_mode():
+    PAGES["Class"] = [st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:")]
+    if classmode.viewer().teacher:
+        PAGES["Class"].append(st.Page("pages/teacher.py", title="Teacher", icon=":material/school:"))
+
+page = st.navigation(PAGES)
+st.session_state["class_page_path"] = page.url_path  # for links: the app's address without the page
+classmode.sidebar()
 # Every page view makes sure the server's run manager polls (runs a restarted server finds queued
 # start at once, whichever page the first visitor opens) and that the heavy imports are under way.
 run_manager()
 warm_up()
-st.navigation(PAGES).run()
+page.run()

@@ -8,6 +8,8 @@
 | `CIFAR10_URL`, `CIFAR10_MD5` | the archive `data download` fetches, and its checksum | the official archive |
 | `CIFAR_TF_RUNS_DIR` | the runs folder | the project's `models/` |
 | `CIFAR_TF_MAX_RUNS` | runs that train at once | one per GPU, one on a CPU |
+| `CIFAR_TF_CLASS_MODE` | class mode: names, owners, a teacher, challenges (`1`, `on`, `true`) | off |
+| `CIFAR_TF_TEACHER_CODE` | the code that unlocks teacher rights; setting it turns class mode on | one is made up and printed |
 | `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`, `KERASTUNER_TUNER_ID` | KerasTuner's distributed mode | off |
 | `TF_ENABLE_ONEDNN_OPTS` | TensorFlow's oneDNN kernels (read only to report them) | on |
 
@@ -69,6 +71,16 @@ def max_runs():
     """`$CIFAR_TF_MAX_RUNS` as a positive integer, or None when unset or not one."""
     value = _env("CIFAR_TF_MAX_RUNS")
     return int(value) if value and value.isdigit() and int(value) > 0 else None
+
+
+def teacher_code():
+    """`$CIFAR_TF_TEACHER_CODE`, or None (class mode then makes one up, see cifar_tf.classroom)."""
+    return _env("CIFAR_TF_TEACHER_CODE")
+
+
+def class_mode():
+    """Whether the app runs for a class: `$CIFAR_TF_CLASS_MODE` is on, or a teacher code is set."""
+    return teacher_code() is not None or (_env("CIFAR_TF_CLASS_MODE") or "").lower() in ("1", "on", "true", "yes")
 
 
 def tuner_role():

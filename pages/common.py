@@ -1,4 +1,5 @@
-"""What several pages share: the run manager, the model cache, the list of runs, a run picker.
+"""What several pages share: who the viewer is, the run manager, the model cache, the list of
+runs, a run picker.
 
 Only Streamlit glue lives here; the logic is in `cifar_tf`.
 """
@@ -7,6 +8,8 @@ import threading
 import streamlit as st
 
 from cifar_tf import settings
+from cifar_tf.classroom.folder import NotAllowed
+from cifar_tf.classroom.room import Classroom
 from cifar_tf.runs import store
 from cifar_tf.views.formatting import escape_markdown, run_label
 
@@ -51,9 +54,42 @@ def data_dir():
     return settings.data_dir()
 
 
+SEAT_COOKIE = "cifar_tf_seat"   # the browser's seat token (class mode)
+SEAT_STATE = "class_seat"       # ... and this session's, from the cookie or just given out
+
+
+def classroom():
+    return Classroom(runs_dir())
+
+
+def seat_token():
+    return st.session_state.get(SEAT_STATE) or st.context.cookies.get(SEAT_COOKIE)
+
+
+def viewer():
+    """Who this browser is: without class mode, the app's one user; with it, the seat its token
+    names (or a newcomer without a name)."""
+    return classroom().viewer(seat_token())
+
+
 def run_manager():
     """The one run manager of this server, whichever page or session asks: one queue, one cap on
-    runs training at once, and one place that enforces stops."""
+    runs training at once, and one place that enforces stops. Each session uses it as its viewer:
+    in class mode, what they start is theirs, and they stop only their own runs."""
+    return classroom().manager_for(shared_manager(), viewer())
+
+
+def request_stop(run_id):
+    """Stop a run as this viewer: a toast saying it stops, or why it may not."""
+    try:
+        run_manager().stop(run_id)
+    except (NotAllowed, store.RunNotFound) as refused:
+        st.error(escape_markdown(refused))
+    else:
+        st.toast("Stopping: the run finishes its batch, evaluates and saves.")
+
+
+def shared_manager():
     return _manager(str(runs_dir()), str(data_dir() or ""))
 
 
@@ -141,3 +177,21 @@ def pick_run(label, runs, *, key, default_id=None, help=None):
     if chosen is not None:
         st.query_params["run"] = chosen.id
     return chosen
+
+
+def report_download(run, owner=None):
+    """A button that downloads the run's report: one HTML file that opens offline. It is made
+    when pressed, with the test images of its mistakes when the dataset is here."""
+    def report():
+        from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, load_cifar10
+        from cifar_tf.views.report import run_report
+
+        try:
+            dataset = load_cifar10(data_dir())
+        except (DatasetNotFound, CorruptDataset, OSError):
+            dataset = None
+        return run_report(run, owner=owner, dataset=dataset)
+
+    st.download_button("Download report", data=report, file_name=f"{run.id}-report.html", mime="text/html",
+                       icon=":material/description:", key=f"report_{run.id}",
+                       help="Settings, curves, per-class scores, confusion matrix and mistakes in one HTML file.")

@@ -1,10 +1,13 @@
 import streamlit as st
 
+from cifar_tf.classroom.folder import NotAllowed
+from cifar_tf.classroom.roles import delete_run, owner_name, read_only_reason, rename_run
 from cifar_tf.runs.files import check_regular, read_regular
-from cifar_tf.runs.store import MODEL_MAX_BYTES, RunNotFound, check_run_name, delete_run, is_shipped, rename_run
+from cifar_tf.runs.store import MODEL_MAX_BYTES, RunNotFound, check_run_name, is_shipped
 from cifar_tf.views import comparison as compare
 from cifar_tf.views.formatting import escape_markdown
-from pages.common import list_runs, model_cache, runs_dir
+from pages.classmode import copy_box, page_link
+from pages.common import classroom, list_runs, model_cache, report_download, runs_dir, viewer
 
 st.title("Runs")
 st.caption("Every saved training run. Tick rows in the table (or pick runs below) to compare their "
@@ -21,13 +24,15 @@ if not runs:
 
 by_id = {run.id: run for run in runs}
 labels = dict(zip(by_id, compare.run_labels(runs)))
+room, me = classroom(), viewer()
+owners = {run.id: owner_name(run, room.names()) for run in runs} if room.on else None
 percent = dict(format="percent", min_value=0.0, max_value=1.0, step=0.001)
 table = st.dataframe(
-    compare.runs_table(runs), key=f"runs_table_{st.session_state.get('runs_table_version', 0)}",
+    compare.runs_table(runs, owners), key=f"runs_table_{st.session_state.get('runs_table_version', 0)}",
     hide_index=True, on_select="rerun", placeholder="—",
     selection_mode="multi-row",
-    column_order=["name", "status", "arch", "test accuracy", "best val accuracy", "weighted F1",
-                  "epochs", "params", "training time (s)", "images/s", "device", "created", "id"],
+    column_order=["name", *(["owner"] if owners else []), "status", "arch", "test accuracy", "best val accuracy",
+                  "weighted F1", "epochs", "params", "training time (s)", "images/s", "device", "created", "id"],
     column_config={
         "test accuracy": st.column_config.ProgressColumn("test accuracy", **percent),
         "best val accuracy": st.column_config.ProgressColumn("best val accuracy", **percent),
@@ -48,6 +53,9 @@ st.session_state["runs_compare"] = [i for i in st.session_state.get("runs_compar
 chosen_ids = st.multiselect("Runs to compare", list(by_id), key="runs_compare",
                             format_func=labels.get, placeholder="Tick rows above or pick runs here")
 chosen = [by_id[i] for i in chosen_ids]
+st.download_button("Download as CSV", data=lambda: compare.comparison_csv(chosen or runs, owners),
+                   file_name="runs.csv", mime="text/csv", icon=":material/download:",
+                   help="The table and every setting of the runs picked (all runs when none is).")
 
 if not chosen:
     st.info("Select one or more runs to see their curves, settings and per-class accuracy.",
@@ -92,22 +100,22 @@ if len(chosen) != 1:
     st.stop()
 run = chosen[0]
 st.subheader(f"Manage “{escape_markdown(run.name)}”")
-if is_shipped(run):
-    st.info("This run ships with the lab: Predict and Evaluate show it before any run is trained, so it "
-            "cannot be renamed or deleted here.", icon=":material/lock:")
+read_only = read_only_reason(me, run, room.names())
+if read_only:
+    st.info(escape_markdown(read_only), icon=":material/lock:")
 rename_col, download_col, delete_col = st.columns(3, gap="large", border=True)
 
 with rename_col:
-    typed = st.text_input("New name", value=run.name, key=f"rename_{run.id}", disabled=is_shipped(run))
+    typed = st.text_input("New name", value=run.name, key=f"rename_{run.id}", disabled=bool(read_only))
     new_name, problem = check_run_name(typed)
     if not problem and new_name != run.name and new_name in {r.name for r in runs}:
         problem = "Another run has this name: pick one that tells them apart."
     if problem:
         st.caption(f":red[{escape_markdown(problem)}]")
-    if st.button("Rename", icon=":material/edit:", disabled=bool(problem) or new_name == run.name or is_shipped(run)):
+    if st.button("Rename", icon=":material/edit:", disabled=bool(problem or read_only) or new_name == run.name):
         try:
-            rename_run(run.id, new_name, runs_dir())
-        except (RunNotFound, ValueError, OSError) as error:
+            rename_run(me, run.id, new_name, runs_dir())
+        except (RunNotFound, NotAllowed, ValueError, OSError) as error:
             st.error(f"Could not rename the run: {escape_markdown(error)}")
         else:
             st.session_state["runs_message"] = "Run renamed."
@@ -126,6 +134,10 @@ with download_col:
                            file_name=f"{run.id}.keras", mime="application/octet-stream",
                            icon=":material/download:")
         st.caption(f"`{run.id}.keras`, {size / 2**20:.1f} MB, for `keras.models.load_model`.")
+    report_download(run, owners.get(run.id) if owners else None)
+    with st.popover("Link to this run", icon=":material/link:"):
+        copy_box("Opens this run on the Evaluate page; others see it read-only.",
+                 page_link("evaluate", {"run": run.id}))
 
 with delete_col:
     st.markdown("**Delete**")
@@ -134,12 +146,12 @@ with delete_col:
     elif run.is_active():
         st.warning(f"This run is {run.status}: stop it on the Train page before deleting it.")
     else:
-        sure = st.checkbox("Yes, delete it for good", key=f"sure_{run.id}")
-        if st.button("Delete run", type="primary", icon=":material/delete:", disabled=not sure):
+        sure = st.checkbox("Yes, delete it for good", key=f"sure_{run.id}", disabled=bool(read_only))
+        if st.button("Delete run", type="primary", icon=":material/delete:", disabled=not sure or bool(read_only)):
             model_cache().release(run.path)
             try:
-                delete_run(run.id, runs_dir())
-            except (RunNotFound, ValueError, OSError) as error:
+                delete_run(me, run.id, runs_dir())
+            except (RunNotFound, NotAllowed, ValueError, OSError) as error:
                 st.error(f"Could not delete the run: {escape_markdown(error)}")
             else:
                 st.session_state["runs_message"] = "Run deleted."

@@ -1,5 +1,6 @@
 import streamlit as st
 
+from cifar_tf.classroom.roles import may_run_searches
 from cifar_tf.models.registry import ARCHITECTURES
 from cifar_tf.runs import store as runs_store
 from cifar_tf.search import editor, process, results, store
@@ -8,8 +9,9 @@ from cifar_tf.search.space import OBJECTIVE, TUNER_LABELS
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import search as report
 from cifar_tf.views.formatting import escape_markdown, plural
-from pages.common import data_dir, run_manager, runs_dir
+from pages.common import data_dir, run_manager, runs_dir, viewer
 
+searches_allowed = may_run_searches(viewer())  # in class mode, the teacher's alone
 TUNER_HELP = {
     "random": "Draws every trial's values at random from the ranges. Simple, and hard to beat.",
     "hyperband": "Starts many short trials and gives more epochs only to the best of them, round after "
@@ -124,8 +126,10 @@ with st.expander("Start a new search", expanded=not searches, icon=":material/ad
                    "More trials start another iteration. Each trial trains from scratch for its epochs.")
     name = st.text_input("Search name (optional)", max_chars=80, key="search_name",
                          placeholder="e.g. learning rate and optimizer")
+    if not searches_allowed:
+        st.caption("In class mode searches are the teacher's to start, stop and resume.")
     if st.button("Start search", type="primary", icon=":material/play_arrow:", key="search_start",
-                 disabled=space is None):
+                 disabled=space is None or not searches_allowed) and searches_allowed:
         try:
             with st.spinner("Checking the space…"):
                 created = store.new_search(
@@ -214,12 +218,14 @@ def search_view(search, rows):
 
     if search.status == "running":
         if st.button("Stop search", icon=":material/stop:", key=f"search_stop_{search.id}",
-                     help="The current trial finishes its batch and is saved; the search ends."):
+                     help="The current trial finishes its batch and is saved; the search ends.",
+                     disabled=not searches_allowed) and searches_allowed:
             process.request_stop(search)
             st.toast("Stopping: the current trial finishes its batch, evaluates and saves.")
     elif process.can_resume(search) and done < budget["max_trials"]:
         if st.button("Resume search", icon=":material/play_arrow:", key=f"search_resume_{search.id}",
-                     help="Continue from the finished trials; an interrupted trial runs again."):
+                     help="Continue from the finished trials; an interrupted trial runs again.",
+                     disabled=not searches_allowed) and searches_allowed:
             launched().append(process.start_process(search))
             st.rerun()
 

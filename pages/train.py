@@ -1,5 +1,6 @@
 import streamlit as st
 
+from cifar_tf.classroom.roles import owner_name, read_only_reason
 from cifar_tf.data.augment import AUGMENT_PRESETS
 from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, find_dataset
 from cifar_tf.models.registry import ARCHITECTURES, editable_hyperparameters, pretrained
@@ -11,7 +12,18 @@ from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import train_form as form
 from cifar_tf.views.formatting import escape_markdown, format_seconds
 from cifar_tf.views.live import LiveRun
-from pages.common import data_dir, list_runs, run_label, run_manager, runs_dir
+from pages.classmode import (
+    apply_config_link,
+    config_link,
+    copy_box,
+    form_rules,
+    gate,
+    link_problems,
+    page_link,
+    queue_place,
+)
+from pages.common import (classroom, data_dir, list_runs, request_stop, run_label, run_manager, runs_dir,
+                          viewer)
 
 st.title("Train")
 
@@ -23,8 +35,9 @@ def use_preset(name):
     st.session_state.update(form.form_state(preset_config(name)), train_preset=name)
 
 
-for key, value in form.initial_state().items():
-    st.session_state.setdefault(key, value)
+rules = form_rules()  # a challenge shows only what students may change
+rules_changed = rules.prepare(st.session_state)
+apply_config_link(rules)
 
 
 @st.cache_data(show_spinner="Counting the parameters…", max_entries=256)
@@ -34,18 +47,24 @@ def parameter_count(arch, params):
     return count_params(arch, **dict(params))
 
 
-st.caption("Presets fill in every setting below in one click; change anything before you start.")
-preset_columns = st.columns(len(PRESETS))
-for column, (name, preset) in zip(preset_columns, PRESETS.items()):
-    column.button(name, on_click=use_preset, args=(name,), help=preset["description"], width="stretch")
+if rules.challenge:
+    st.info(escape_markdown(rules.summary()), icon=":material/flag:")
+else:
+    st.caption("Presets fill in every setting below in one click; change anything before you start.")
+    preset_columns = st.columns(len(PRESETS))
+    for column, (name, preset) in zip(preset_columns, PRESETS.items()):
+        column.button(name, on_click=use_preset, args=(name,), help=preset["description"], width="stretch")
+link_problems()
 
 setup, watch = st.columns([5, 6], gap="large")
 with setup:
-    arch = st.selectbox("Architecture", list(ARCHITECTURES), key="cfg_arch",
-                        format_func=lambda name: f"{name}: {ARCHITECTURES[name].description}")
-    st.caption(f"Source: {ARCHITECTURES[arch].source}")
-    with st.expander("Architecture hyperparameters"):
-        for name, default in editable_hyperparameters(arch).items():
+    arch = gate(st, rules).selectbox("Architecture", rules.archs(list(ARCHITECTURES)), key="cfg_arch",
+                                     format_func=lambda name: f"{name}: {ARCHITECTURES[name].description}")
+    fixed = "" if rules.shows("cfg_arch") else f"{arch}, set by the challenge. "
+    st.caption(f"{fixed}Source: {ARCHITECTURES[arch].source}")
+    hyperparameters = editable_hyperparameters(arch) if rules.opens("arch_params") else {}
+    with st.expander("Architecture hyperparameters") if hyperparameters else st.container():
+        for name, default in hyperparameters.items():
             key = form.hp_key(arch, name)
             st.session_state.setdefault(key, form.widget_value(name, default, default))
             kind = form.widget_kind(name, default)
@@ -60,18 +79,19 @@ with setup:
             else:
                 st.text_input(name, key=key, help="a number, a word like relu, a list like 64,128,256, or empty")
 
-    c1, c2, c3 = st.columns(3)
-    c1.number_input("Epochs", step=1, key="cfg_epochs", **form.number_bounds("epochs"))
+    c1, c2, c3 = gate(st.columns(3), rules)
+    c1.number_input("Epochs", step=1, key="cfg_epochs", **rules.number_bounds("epochs"))
     c2.selectbox("Batch size", form.BATCH_SIZES, key="cfg_batch_size")
-    c3.selectbox("Training images", form.train_limit_options(st.session_state.cfg_train_limit), key="cfg_train_limit",
+    c3.selectbox("Training images", rules.train_limits(form.train_limit_options(st.session_state.cfg_train_limit)),
+                 key="cfg_train_limit",
                  format_func=lambda n: "all" if n == 0 else f"{n:,}",
                  help="A stratified subset of the training split, for short sessions.")
 
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = gate(st.columns(3), rules)
     optimizer = c1.selectbox("Optimizer", form.choices("optimizer"), key="cfg_optimizer")
     c2.number_input("Learning rate", format="%.4g", key="cfg_lr", **form.number_bounds("lr"))
     schedule = c3.selectbox("Schedule", form.choices("schedule"), key="cfg_schedule")
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = gate(st.columns(3), rules)
     if optimizer in ("sgd", "rmsprop"):
         c1.number_input("Momentum", format="%.4g", key="cfg_momentum", **form.number_bounds("momentum"))
     if optimizer == "sgd":
@@ -83,17 +103,18 @@ with setup:
         c2.number_input("Decay every (epochs)", format="%.4g", key="cfg_decay_every", **form.number_bounds("decay_every"))
         c3.number_input("Decay factor", format="%.4g", key="cfg_decay_factor", **form.number_bounds("decay_factor"))
 
-    with st.expander("Regularisation and augmentation", expanded=True):
-        c1, c2 = st.columns(2)
+    with st.expander("Regularisation and augmentation", expanded=True) if rules.shows_section("regularisation") \
+            else st.container():
+        c1, c2 = gate(st.columns(2), rules)
         c1.number_input("Weight decay", format="%.4g", key="cfg_weight_decay", **form.number_bounds("weight_decay"))
         c2.number_input("Label smoothing", format="%.4g", key="cfg_label_smoothing",
                         **form.number_bounds("label_smoothing"))
         if c1.checkbox("Set dropout", key="cfg_dropout_on", help="Otherwise the architecture's own"):
             c2.slider("Dropout", 0.0, 0.9, step=0.05, key="cfg_dropout")
-        st.text_input("Augmentation", key="cfg_augment",
-                      help="A preset (" + ", ".join(AUGMENT_PRESETS) + ") and/or settings like "
-                           "flip,crop=4,rotation=15,cutout=8")
-        c1, c2 = st.columns(2)
+        gate(st, rules).text_input("Augmentation", key="cfg_augment",
+                                   help="A preset (" + ", ".join(AUGMENT_PRESETS) + ") and/or settings like "
+                                        "flip,crop=4,rotation=15,cutout=8")
+        c1, c2 = gate(st.columns(2), rules)
         if c1.toggle("SAM", key="cfg_sam", help="Sharpness-aware minimisation: two passes per step, "
                                                  "seeking flat minima (Foret et al. 2020)."):
             c2.number_input("SAM rho", min_value=0.001, format="%.4g", key="cfg_sam_rho",
@@ -104,8 +125,8 @@ with setup:
             c2.number_input("Fine-tuning epochs after a frozen base", step=1, key="cfg_fine_tune_epochs",
                             **form.number_bounds("fine_tune_epochs"))
 
-    with st.expander("Advanced"):
-        c1, c2, c3 = st.columns(3)
+    with st.expander("Advanced") if rules.shows_section("advanced") else st.container():
+        c1, c2, c3 = gate(st.columns(3), rules)
         c1.number_input("Validation images", step=500, key="cfg_val_size", placeholder="5,000 or a tenth",
                         help="Taken from the training images. Empty: 5,000, or a tenth of them if fewer.",
                         **form.number_bounds("val_size"))
@@ -114,7 +135,7 @@ with setup:
         c1.selectbox("Mixed precision", form.choices("mixed_precision"), key="cfg_mixed_precision")
         c2.selectbox("XLA", form.choices("xla"), key="cfg_xla")
 
-    config, error = form.config_from_form(st.session_state)
+    config, error = rules.config(st.session_state)
     if config is not None:
         try:
             params = parameter_count(config.arch, tuple(sorted(architecture_params(config).items())))
@@ -137,8 +158,11 @@ with setup:
                          placeholder=default_name(arch, st.session_state.get("train_preset")))
     if name.strip() and clean_name(name) in {run.name for run in list_runs(warn=False)}:
         st.caption(f"Another run is called “{escape_markdown(clean_name(name))}”: this one will get a number after it.")
-    if st.button("Start training", type="primary", icon=":material/play_arrow:",
-                 disabled=config is None or missing is not None):
+    start = st.button("Start training", type="primary", icon=":material/play_arrow:",
+                      disabled=config is None or missing is not None)
+    if start and rules_changed:  # pressed on the form as it was before the challenge changed
+        st.warning("The teacher just changed the challenge, and the settings with it: check them, then start again.")
+    elif start:
         try:
             run = run_manager().submit(config, name=name.strip() or default_name(arch, st.session_state.get("train_preset")))
         except (InvalidArgument, RuntimeError, ValueError, OSError) as problem:
@@ -147,6 +171,9 @@ with setup:
             st.query_params["run"] = run.id
             st.session_state["train_started"] = run.id
             st.rerun()
+    if config is not None:
+        with st.popover("Link to these settings", icon=":material/link:"):
+            copy_box("Opens the Train page with these settings filled in.", config_link(config))
 
     if started := st.session_state.get("train_started"):
         @st.fragment(run_every=1.0)
@@ -181,6 +208,9 @@ with watch:
     labels = {run.id: run_label(run) for run in runs}
     watched = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=labels.get)
     st.query_params["run"] = watched
+    with st.popover("Link to this run", icon=":material/link:"):
+        copy_box("Opens this run on the Train page; others can watch it but not stop it.",
+                 page_link("train", {"run": watched}))
     active = next(r for r in runs if r.id == watched).status in ACTIVE_STATUSES
     live = st.session_state.setdefault("train_live", {})
     if watched not in live:
@@ -198,8 +228,9 @@ with watch:
         curves.refresh(run.record.get("steps_per_epoch"))
         state = progress(run, curves.last_step, curves.epochs_completed)
         if run.status == "queued":
-            position = run_manager().queue_position(run.id)
-            st.info(f"Queued: position {position or '?'} in line; it starts when a training slot is free.")
+            position, wait = queue_place(run.id)
+            when = f"in about {format_seconds(wait)}" if wait is not None else "when a training slot is free"
+            st.info(f"Queued: position {position or '?'} in line; it starts {when}.")
         elif run.status == "failed":
             st.error(f"This run failed: {escape_markdown(run.record.get('error'))}")
         elif run.status in ("completed", "stopped"):
@@ -220,11 +251,15 @@ with watch:
                                    width="stretch")
         elif run.status == "running":
             st.caption("The first curve points appear after a few batches.")
-        if run.status in ACTIVE_STATUSES:
+        owner, read_only = owner_name(run, classroom().names()), read_only_reason(viewer(), run)
+        if owner:
+            st.caption(f"Started by {escape_markdown(owner)}.")
+        if run.status in ACTIVE_STATUSES and read_only:
+            st.caption(escape_markdown(read_only))
+        elif run.status in ACTIVE_STATUSES:
             if st.button("Stop", icon=":material/stop:", key=f"stop_{run.id}",
                          help="Finishes the current batch, evaluates and saves what it learnt."):
-                run_manager().stop(run.id)
-                st.toast("Stopping: the run finishes its batch, evaluates and saves.")
+                request_stop(run.id)
         elif active:
             st.rerun()  # it just finished: redraw the page without the timer
 

@@ -36,7 +36,8 @@ def _isolated_env(monkeypatch, tmp_path):
     # No test may read or write the user's real caches or runs.
     monkeypatch.setenv("CIFAR_TF_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    for name in ("CIFAR10_DIR", "CIFAR_TF_RUNS_DIR", "CIFAR10_URL", "CIFAR10_MD5", "CIFAR_TF_MAX_RUNS"):
+    for name in ("CIFAR10_DIR", "CIFAR_TF_RUNS_DIR", "CIFAR10_URL", "CIFAR10_MD5", "CIFAR_TF_MAX_RUNS",
+                 "CIFAR_TF_CLASS_MODE", "CIFAR_TF_TEACHER_CODE"):
         monkeypatch.delenv(name, raising=False)
 
 

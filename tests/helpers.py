@@ -120,6 +120,19 @@ def app_server(env=None):
         yield url
 
 
+@contextmanager
+def lab_server(folder, trained_runs, env=None):
+    """A real server over a copy of `trained_runs` in `folder`, one training slot, and a synthetic
+    CIFAR-10 big enough that the default 5,000-image validation split leaves 1,000 to train on:
+    `(url, runs folder)`."""
+    runs = Path(folder) / "runs"
+    shutil.copytree(trained_runs, runs)
+    data = write_cifar10(Path(folder) / "data", per_batch=1200, test_size=200)
+    with app_server({"CIFAR_TF_RUNS_DIR": str(runs), "CIFAR10_DIR": str(data), "CIFAR_TF_MAX_RUNS": "1",
+                     **(env or {})}) as url:
+        yield url, runs
+
+
 def chromium_unavailable_reason():
     """None when Chromium and Playwright are here (installing Chromium with apt-get if we may)."""
     try:
@@ -133,6 +146,13 @@ def chromium_unavailable_reason():
     if not os.path.exists(CHROMIUM):
         return f"Debian's chromium is not installed at {CHROMIUM} and apt-get could not install it"
     return None
+
+
+def new_person(browser, width=1400, height=1000):
+    """A page in a browser context of its own: its own cookies, as another person's browser."""
+    page = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True).new_page()
+    page.set_default_timeout(60_000)
+    return page
 
 
 @contextmanager

@@ -8,10 +8,10 @@ import os
 import sys
 
 from ..validation import InvalidArgument
-from . import bench, data, labs, runs, search, train
+from . import bench, classroom, data, labs, runs, search, train
 from .common import EXIT_ERROR, EXIT_USAGE, flag_name, message
 
-GROUPS = (data, train, runs, labs, bench, search)  # in the order `--help` lists them
+GROUPS = (data, train, runs, labs, bench, search, classroom)  # in the order `--help` lists them
 
 
 def main(argv=None):

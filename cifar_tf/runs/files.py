@@ -7,11 +7,13 @@ every read refuses what is not a regular file (a symbolic link to /etc/shadow, a
 block for ever, /dev/zero) and what is larger than its cap, with a message that says so.
 """
 import errno
+import fcntl
 import io
 import json
 import os
 import stat
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -46,6 +48,19 @@ def atomic_save_npy(path, array):
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+@contextmanager
+def file_lock(path):
+    """Hold an exclusive lock on `path` (made if missing): one holder at a time, across threads
+    and processes."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def append_jsonl(path, record):

@@ -10,18 +10,17 @@ The manager is also the one that writes down what reading a folder only shows: a
 whose worker is gone is recorded as failed, and a stop that is not obeyed is enforced with
 SIGTERM, then SIGKILL, whichever manager started the run.
 """
-import fcntl
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 
 from .. import settings
 from ..hardware import gpu_names
 from . import store
+from .files import file_lock
 from .liveness import is_worker_of, on_this_host
 
 LOCK_FILE = ".queue.lock"
@@ -170,15 +169,8 @@ class RunManager:
             except (ProcessLookupError, PermissionError):
                 pass
 
-    @contextmanager
     def _queue_lock(self):
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.runs_dir / LOCK_FILE, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return file_lock(self.runs_dir / LOCK_FILE)
 
 
 def check_data_fits(config, data_dir=None):

@@ -291,8 +291,9 @@ def list_runs(runs_dir=None):
 
 
 def is_shipped(run):
-    """Whether `run` ships with the project (the demo run): read-only, whoever asks."""
-    return run.path.resolve() == (settings.DEFAULT_RUNS_DIR / DEMO_RUN).resolve()
+    """Whether `run` is the demo run that ships with the project (or a copy of its folder):
+    read-only, whoever asks."""
+    return run.path.name == DEMO_RUN
 
 
 def check_writable(run, action):

@@ -35,8 +35,9 @@ MISSING = "—"  # a setting one run has and another lacks
 
 # --- the table of runs --------------------------------------------------------------------------
 
-def runs_table(runs):
-    """One row per run with its headline numbers; missing values (failed, queued runs) are NaN."""
+def runs_table(runs, owners=None):
+    """One row per run with its headline numbers; missing values (failed, queued runs) are NaN.
+    With `owners` (run id → name, class mode), an "owner" column follows the name."""
     rows = []
     for run in runs:
         record = run.record
@@ -55,7 +56,21 @@ def runs_table(runs):
     for column in _FLOAT_COLUMNS:
         table[column] = table[column].astype("float64")
     table["created"] = pd.to_datetime(table["created"])
+    if owners is not None:
+        table.insert(2, "owner", [owners.get(run.id) or "" for run in runs])
     return table
+
+
+def comparison_csv(runs, owners=None):
+    """The runs' table and every setting of each, one row per run, as CSV text. Text a student
+    typed that a spreadsheet would run as a formula (=, +, -, @ first) is quoted with a '."""
+    table = runs_table(runs, owners).reset_index(drop=True)
+    settings = settings_table(runs).T.reset_index(drop=True).add_prefix("setting: ") if runs else pd.DataFrame()
+    both = pd.concat([table, settings], axis=1)
+    for column in both.columns:
+        if not pd.api.types.is_numeric_dtype(both[column]) and not pd.api.types.is_datetime64_any_dtype(both[column]):
+            both[column] = both[column].map(_spreadsheet_safe)
+    return both.to_csv(index=False)
 
 
 def run_labels(runs):
@@ -208,6 +223,10 @@ def _datetime(text):
     if moment.tzinfo is not None:
         moment = moment.astimezone().replace(tzinfo=None)
     return moment
+
+
+def _spreadsheet_safe(value):
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
 
 def _short_id(run_id):

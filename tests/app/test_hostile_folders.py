@@ -69,6 +69,6 @@ def test_the_runs_page_cannot_delete_or_rename_the_shipped_demo(app_env, monkeyp
     at = open_app("pages/runs.py")
     at.multiselect(key="runs_compare").set_value([store.DEMO_RUN]).run()
     assert not at.exception
-    assert any("ships with the lab" in i.value for i in at.info)
+    assert any("demo run shipped with the lab" in shown(i.value) for i in at.info)
     assert not any(b.label == "Delete run" for b in at.button)
     assert next(b for b in at.button if b.label == "Rename").disabled

@@ -84,7 +84,8 @@ def test_download_button_names_the_file_after_the_run(app_env):
     run_id = run_ids(app_env)["baseline"]
     assert not at.exception
     assert any(f"{run_id}.keras" in c.value for c in at.caption)
-    assert len(at.get("download_button")) == 1
+    labels = [button.label for button in at.get("download_button")]
+    assert sorted(labels) == ["Download as CSV", "Download model", "Download report"]
 
 
 def test_corrupt_folder_is_a_warning_not_a_crash(app_env):

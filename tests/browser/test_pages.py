@@ -1,6 +1,5 @@
 """End to end: `streamlit run app.py` on a free 127.0.0.1 port, driven in a real headless Chromium."""
 import re
-import shutil
 
 import pytest
 
@@ -9,9 +8,9 @@ from helpers import (
     app_server,
     browser_page,
     chromium_unavailable_reason,
+    lab_server,
     open_page,
     wait_until_idle,
-    write_cifar10,
 )
 
 reason = chromium_unavailable_reason()
@@ -20,12 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(reason is not None, reason=f"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, trained_runs):
-    runs = tmp_path_factory.mktemp("e2e") / "runs"
-    shutil.copytree(trained_runs, runs)
-    # Enough images that the default 5,000-image validation split leaves 1,000 to train on.
-    data = write_cifar10(tmp_path_factory.mktemp("e2e-data"), per_batch=1200, test_size=200)
-    env = {"CIFAR_TF_RUNS_DIR": str(runs), "CIFAR10_DIR": str(data), "CIFAR_TF_MAX_RUNS": "1"}
-    with app_server(env) as url:
+    with lab_server(tmp_path_factory.mktemp("e2e"), trained_runs) as (url, runs):
         yield url, runs
 
 

@@ -1,0 +1,50 @@
+"""The class's own files, in a hidden folder of the runs folder: `<runs>/.class/`.
+
+Run listings skip dot folders, so nothing here is taken for a run. Each file is one JSON object,
+replaced atomically; a change reads, edits and writes a file under one lock, so that two sessions
+(or two servers over one folder) never lose each other's changes.
+"""
+import json
+from contextlib import contextmanager
+
+from ..runs.files import atomic_write_json, file_lock
+from ..runs.store import resolve_runs_dir
+
+CLASS_DIR = ".class"
+LOCK_FILE = ".lock"
+
+
+class NotAllowed(ValueError):
+    """A class rule refused something (a name, a code, an action, a submission): the message
+    says why, in words for the person who tried."""
+
+
+class ClassFolder:
+    def __init__(self, runs_dir=None):
+        self.runs_dir = resolve_runs_dir(runs_dir)
+        self.path = self.runs_dir / CLASS_DIR
+
+    def read(self, name, default=None):
+        """The JSON object in `name`, or `default` when it is missing or damaged (never raises)."""
+        try:
+            value = json.loads((self.path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return default
+        return value if isinstance(value, dict) else default
+
+    def write(self, name, value):
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.path / name, value)
+
+    def locked(self):
+        """Hold the class's lock: one change at a time across sessions and processes."""
+        return file_lock(self.path / LOCK_FILE)
+
+    @contextmanager
+    def editing(self, name):
+        """`with folder.editing("seats.json") as seats:` edit the dict; it is written back on exit
+        (unless the block raised)."""
+        with self.locked():
+            value = self.read(name, {})
+            yield value
+            self.write(name, value)

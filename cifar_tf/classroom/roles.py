@@ -1,0 +1,109 @@
+"""Who may do what to a run: its owner or the teacher may stop, rename or delete it; everyone
+else may open, compare, evaluate and predict with it. The shipped demo run is read-only for all.
+
+Pages hide the buttons a viewer may not use, but the actions themselves are here and check
+again, from the run's record on disk: a run id in the address is public, the seat token that
+makes a viewer its owner is not.
+"""
+import hmac
+from dataclasses import dataclass
+
+from ..runs import store
+from .folder import NotAllowed
+
+OWNER_TAG = "owner"   # run.json: tags.owner = {"name": ..., "seat": the seat's key}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whoever a page runs for. Without class mode, the one user of the app."""
+    class_mode: bool = False
+    seat: str = None      # the seat's key (the hash of its token), None before a name is typed
+    name: str = None
+    teacher: bool = False
+
+    @property
+    def seated(self):
+        return self.seat is not None
+
+
+def is_read_only(run):
+    """The shipped demo run stays as it is, in class mode or not."""
+    return store.is_shipped(run)
+
+
+def owner_of(run):
+    """`{"name", "seat"}` of the run's owner, or None for a run nobody in class mode started."""
+    owner = (run.record.get("tags") or {}).get(OWNER_TAG)
+    if isinstance(owner, dict) and isinstance(owner.get("seat"), str) and isinstance(owner.get("name"), str):
+        return owner
+    return None
+
+
+def owner_name(run, names=None):
+    """The owner's name today (`names`: seat key → name), else as recorded, else None."""
+    owner = owner_of(run)
+    if owner is None:
+        return None
+    return (names or {}).get(owner["seat"], owner["name"])
+
+
+def owns(viewer, run):
+    owner = owner_of(run)
+    return bool(viewer.seated and owner and hmac.compare_digest(owner["seat"], viewer.seat))
+
+
+def can_manage(viewer, run):
+    """Whether `viewer` may stop, rename or delete `run`."""
+    if is_read_only(run):
+        return False
+    return not viewer.class_mode or viewer.teacher or owns(viewer, run)
+
+
+def read_only_reason(viewer, run, names=None):
+    """Why `viewer` may only look at `run`, in words; None when they may manage it."""
+    if can_manage(viewer, run):
+        return None
+    if is_read_only(run):
+        return "This is the demo run shipped with the lab: everyone can use it, nobody can change it."
+    name = owner_name(run, names)
+    if name is None:
+        return "Nobody in the class started this run: only the teacher can stop, rename or delete it."
+    return f"This run belongs to {name}: only they or the teacher can stop, rename or delete it."
+
+
+def check_can_manage(viewer, run, names=None):
+    reason = read_only_reason(viewer, run, names)
+    if reason:
+        raise NotAllowed(reason)
+    return run
+
+
+def may_run_searches(viewer):
+    """Hyperparameter searches run as their own processes, outside the queue and any challenge:
+    in class mode they are the teacher's to start, stop and resume (everyone sees them)."""
+    return not viewer.class_mode or viewer.teacher
+
+
+def owner_tags(viewer):
+    """The tags that make `viewer` the owner of a run they submit (none without class mode)."""
+    if not viewer.class_mode or not viewer.seated:
+        return {}
+    return {OWNER_TAG: {"name": viewer.name, "seat": viewer.seat}}
+
+
+# --- the actions, checked -----------------------------------------------------------------------
+
+def stop_run(manager, viewer, run_id):
+    check_can_manage(viewer, store.load_run(run_id, manager.runs_dir))
+    return manager.stop(run_id)
+
+
+def rename_run(viewer, run_id, name, runs_dir=None):
+    check_can_manage(viewer, store.load_run(run_id, runs_dir))
+    return store.rename_run(run_id, name, runs_dir)
+
+
+def delete_run(viewer, run_id, runs_dir=None):
+    check_can_manage(viewer, store.load_run(run_id, runs_dir))
+    return store.delete_run(run_id, runs_dir)

@@ -1,0 +1,138 @@
+"""One class, as the pages use it: who a browser is, what they may do, and the teacher's controls.
+
+`Classroom(runs_dir)` is cheap to make and holds nothing in memory: every answer is read from
+`.class/`, so all sessions of a server (and several servers over one folder) agree.
+"""
+import time
+
+from .. import settings
+from . import challenge as rules
+from . import lessons
+from .folder import ClassFolder, NotAllowed
+from .roles import Viewer, owner_tags, stop_run
+from .seats import Seats
+from .teacher import Unlocks, fingerprint, teacher_code, where_the_code_is
+
+
+class Classroom:
+    def __init__(self, runs_dir=None, *, clock=time.time):
+        self.folder = ClassFolder(runs_dir)
+        self.seats = Seats(self.folder)
+        self.unlocks = Unlocks(self.folder, clock)
+
+    @property
+    def on(self):
+        return settings.class_mode()
+
+    def code(self):
+        """`(teacher code, where it is kept)`; made up and kept the first time, without the variable."""
+        return teacher_code(self.folder)
+
+    def code_line(self):
+        """The teacher code in one line for the server's terminal (the code itself only when the
+        lab made it up: a code from the environment is the teacher's to know)."""
+        return where_the_code_is(self.folder)
+
+    # --- who is who -------------------------------------------------------------------------------
+
+    def viewer(self, token):
+        """Who holds `token` (a browser's seat token, or None)."""
+        if not self.on:
+            return Viewer()
+        seat = self.seats.find(token)
+        if seat is None:
+            return Viewer(class_mode=True)
+        return Viewer(class_mode=True, seat=seat.key, name=seat.name, teacher=self.unlocks.is_current(seat.teacher))
+
+    def join(self, name):
+        """A seat for a newcomer: the token for their browser (NotAllowed for a bad or taken name)."""
+        token, _ = self.seats.join(name)
+        return token
+
+    def rename(self, viewer, name):
+        self._seated(viewer)
+        self.seats.rename(viewer.seat, name)
+
+    def unlock(self, viewer, code):
+        """Teacher rights for `viewer`'s seat if `code` is right (NotAllowed otherwise)."""
+        self._seated(viewer)
+        self.seats.set_teacher(viewer.seat, self.unlocks.try_code(viewer.seat, code))
+
+    def lock(self, viewer):
+        self._seated(viewer)
+        self.seats.set_teacher(viewer.seat, None)
+
+    def names(self):
+        return self.seats.names()
+
+    def teacher_seats(self):
+        current = fingerprint(self.code()[0])
+        return {seat.key for seat in self.seats.all() if self.unlocks.is_current(seat.teacher, current)}
+
+    # --- the teacher's controls ------------------------------------------------------------------
+
+    def challenge(self):
+        return rules.current(self.folder) if self.on else None
+
+    def set_challenge(self, viewer, challenge):
+        self._teacher(viewer, "set a challenge")
+        return rules.set_challenge(self.folder, challenge)
+
+    def end_challenge(self, viewer):
+        self._teacher(viewer, "end the challenge")
+        rules.end_challenge(self.folder)
+
+    def archive(self, viewer):
+        self._teacher(viewer, "archive the class's runs")
+        current = self.challenge()
+        return lessons.archive_runs(self.folder, title=current.title if current else None)
+
+    def lessons(self):
+        return lessons.lessons(self.folder)
+
+    def restore(self, viewer, lesson):
+        self._teacher(viewer, "bring back a lesson")
+        return lessons.restore(self.folder, lesson)
+
+    # --- submissions --------------------------------------------------------------------------------
+
+    def admit(self, viewer, config):
+        """The tags a run `viewer` submits gets (owner, challenge); NotAllowed when refused."""
+        if not self.on:
+            return {}
+        seat = self.seats.by_key(viewer.seat) if viewer.seated else None
+        if seat is None:
+            raise NotAllowed("Type your name in the sidebar first: in class mode every run has an owner.")
+        teacher = self.unlocks.is_current(seat.teacher)
+        owner = Viewer(class_mode=True, seat=seat.key, name=seat.name, teacher=teacher)
+        return {**owner_tags(owner), **rules.admit(self.challenge(), config, teacher=teacher)}
+
+    def manager_for(self, manager, viewer):
+        return SeatedManager(manager, self, viewer)
+
+    def _seated(self, viewer):
+        if not viewer.seated:
+            raise NotAllowed("Type your name in the sidebar first.")
+
+    def _teacher(self, viewer, action):
+        if not (viewer.teacher and self.on):
+            raise NotAllowed(f"Only the teacher can {action}.")
+
+
+class SeatedManager:
+    """The server's one run manager as one viewer uses it: what they submit is theirs and is
+    checked against the challenge, and they may stop only what is theirs (the teacher, anything).
+    Everything else (the queue, positions) is the manager's own."""
+
+    def __init__(self, manager, classroom, viewer):
+        self.manager, self.classroom, self.viewer = manager, classroom, viewer
+
+    def submit(self, config, *, name=None, tags=None, data_dir=None):
+        tags = {**(tags or {}), **self.classroom.admit(self.viewer, config)}
+        return self.manager.submit(config, name=name, tags=tags, data_dir=data_dir)
+
+    def stop(self, run_id):
+        return stop_run(self.manager, self.viewer, run_id)
+
+    def __getattr__(self, name):
+        return getattr(self.manager, name)
