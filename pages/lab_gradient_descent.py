@@ -67,6 +67,16 @@ if not optimizers:
     st.stop()
 paths = gd.race(function, starts, optimizers, lr, steps, **params)
 
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def path_picture(function_name, starts, optimizers, lr, steps, params, upto):
+    """The contours and paths as a Vega-Lite dict, once per setting: slider moves and reruns reuse it."""
+    function = gd.FUNCTIONS[function_name]
+    return path_chart(function, gd.race(function, starts, optimizers, lr, steps, **params), upto=upto).to_dict()
+
+
+setting = (function.name, tuple(map(tuple, starts)), tuple(optimizers), lr, steps, params)
+
 with picture:
     step_col, play_col = st.columns([4, 1], vertical_alignment="bottom")
     upto = step_col.slider("Show the path up to step", 0, steps, steps, key=f"gd_upto_{steps}",
@@ -75,9 +85,9 @@ with picture:
     chart = st.empty()
     if animate:
         for frame in gd.animation_steps(steps):
-            chart.altair_chart(path_chart(function, paths, upto=frame), width="stretch")
+            chart.vega_lite_chart(path_picture(*setting, frame), width="stretch")
             time.sleep(0.05)
-    chart.altair_chart(path_chart(function, paths, upto=None if upto == steps else upto), width="stretch")
+    chart.vega_lite_chart(path_picture(*setting, None if upto == steps else upto), width="stretch")
     st.caption("Colours step from low (dark) to high (yellow) values of f; white diamonds mark the known "
                "minima. Circles are the starts, squares the ends, triangles where each path is at the chosen "
                "step. Hover over the picture for values.")

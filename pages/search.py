@@ -249,25 +249,34 @@ def search_view(search, rows):
                    "trial is a run: it is also on the Runs, Evaluate and Predict pages.")
 
     if frame[OBJECTIVE].notna().any():
+        specs = chart_specs(search.name, search.space, frame)
         left, right = st.columns([2, 3], gap="large")
         with left:
             st.markdown("**Best so far**")
-            st.altair_chart(report.best_so_far_chart({search.name: frame}), width="stretch")
+            st.vega_lite_chart(specs["best"], width="stretch")
         with right:
             st.markdown("**Every trial across the hyperparameters**")
-            st.altair_chart(report.parallel_coordinates_chart(frame, search.space), width="stretch")
+            st.vega_lite_chart(specs["parallel"], width="stretch")
             st.caption("One line per trial; each axis spans the range searched (bottom to top), colour "
                        "is the validation accuracy.")
         st.markdown("**Validation accuracy against each hyperparameter**")
-        charts = report.score_charts(frame, search.space)
-        for start in range(0, len(charts), 3):
-            for column, (_, chart) in zip(st.columns(3), charts[start:start + 3]):
-                column.altair_chart(chart, width="stretch")
+        for start in range(0, len(specs["scores"]), 3):
+            for column, spec in zip(st.columns(3), specs["scores"][start:start + 3]):
+                column.vega_lite_chart(spec, width="stretch")
 
     if best and search.status != "running":
         train_best(search, best)
     elif search.status != "running" and not frame.empty:
         st.caption("No trial finished, so there is no best configuration to train yet.")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def chart_specs(name, space, frame):
+    """The search's charts as Vega-Lite dicts, built once per state of its trials (the frame is
+    hashed): Altair's building and checking is most of what a refresh would otherwise cost."""
+    return {"best": report.best_so_far_chart({name: frame}).to_dict(),
+            "parallel": report.parallel_coordinates_chart(frame, space).to_dict(),
+            "scores": [chart.to_dict() for _, chart in report.score_charts(frame, space)]}
 
 
 def train_best(search, best):
