@@ -2,13 +2,14 @@ import streamlit as st
 
 from cifar_tf.data.augment import AUGMENT_PRESETS
 from cifar_tf.models.registry import ARCHITECTURES, editable_hyperparameters, pretrained
+from cifar_tf.runs.liveness import executor_kind
 from cifar_tf.runs.progress import progress
 from cifar_tf.runs.store import ACTIVE_STATUSES, RunNotFound, load_run
 from cifar_tf.training.config import architecture_params
 from cifar_tf.training.presets import PRESETS, preset_config
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import train_form as form
-from cifar_tf.views.formatting import escape_markdown, format_seconds
+from cifar_tf.views.formatting import escape_markdown, format_seconds, where_it_runs
 from cifar_tf.views.live import live_chart, live_frames
 from pages.common import list_runs, run_label, run_manager, runs_dir
 
@@ -147,7 +148,10 @@ with watch:
             st.warning("This run no longer exists.")
             return
         state = progress(run)
-        if run.status == "queued":
+        on_ray = executor_kind(run) == "ray"
+        if run.status == "queued" and on_ray:
+            st.info(f"Queued: {escape_markdown(where_it_runs(run))}. Ray starts it when a node is free.")
+        elif run.status == "queued":
             position = run_manager().queue_position(run.id)
             st.info(f"Queued: position {position or '?'} in line; it starts when a training slot is free.")
         elif run.status == "failed":
@@ -156,6 +160,8 @@ with watch:
             accuracy = (run.record.get("metrics") or {}).get("test_accuracy")
             st.success(f"{run.status.capitalize()}: test accuracy {accuracy:.1%}." if accuracy is not None
                        else f"{run.status.capitalize()}.")
+        if run.status == "running" and on_ray:
+            st.caption(f"Training {escape_markdown(where_it_runs(run))}")
         label = f"Epoch {state['epoch']} of {state['epochs']}" if state["epochs"] else "Starting…"
         st.progress(state["fraction"], text=label)
         m1, m2, m3 = st.columns(3)

@@ -237,6 +237,8 @@ class RayExecutor:
         """Write down one answer: new history lines, the record, and the run's end if it came."""
         try:
             answer = ray.get(ref)
+        except ray.exceptions.ActorUnavailableError:
+            return  # unreachable for now: asked again next time, and silent too long it has failed
         except ray.exceptions.RayActorError as error:
             return self._fail(ray, run, _death_reason(error, run.record["executor"]))
         except ray.exceptions.RayError as error:

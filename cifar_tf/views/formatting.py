@@ -53,7 +53,7 @@ def where_it_runs(run):
     executor = run.record.get("executor") if isinstance(run.record.get("executor"), dict) else {}
     if executor.get("kind") == "ray":
         if executor.get("address"):
-            return f"on Ray node {node_label(executor)}"
+            return f"{'starting ' if run.status == 'queued' else ''}on Ray node {node_label(executor)}"
         cluster = f" at {executor['cluster']}" if executor.get("cluster") else ""
         return f"waiting for {executor.get('asks') or 'a free node'} on the Ray cluster{cluster}"
     return f"on {executor['node']}" if executor.get("node") else ""

@@ -20,7 +20,6 @@ from cifar_tf.runs import store
 from cifar_tf.runs.liveness import pid_alive
 from helpers import ROOT, wait_for
 
-pytestmark = pytest.mark.slow
 PORT = 6379  # the namespace's own loopback: nothing else listens there
 TINY = ["--arch", "simple_cnn", "--batch-size", "50", "--val-size", "100", "--log-every", "1"]
 CLUSTER = """set -e
@@ -122,6 +121,7 @@ def worker_pids(run_id):
     return [pid for pid in found if pid_alive(pid)]
 
 
+@pytest.mark.slow
 def test_a_class_on_two_nodes(ray_cluster, cifar_dir, tmp_path):
     """Two runs train at once, one per node, their records arriving while they train; two more
     wait on the cluster and take the places that free up; a killed worker, a stopped run and a
@@ -186,6 +186,7 @@ def test_a_class_on_two_nodes(ray_cluster, cifar_dir, tmp_path):
     assert {path.name for path in (ray_cluster.root / "tmp" / "cifar_tf-ray").iterdir()} <= {dies}
 
 
+@pytest.mark.slow
 def test_an_unreachable_cluster_is_refused_before_anything_is_made(ray_cluster, cifar_dir, tmp_path):
     runs = tmp_path / "runs"
     for flags, env in ((["--ray", "127.0.0.1:6390"], {}), ([], {"CIFAR_TF_RAY_ADDRESS": "127.0.0.1:6390"})):
@@ -197,6 +198,26 @@ def test_an_unreachable_cluster_is_refused_before_anything_is_made(ray_cluster, 
     assert done.returncode == 2
     assert one_error(done.stderr).startswith("error: --ray: 'teacher' is not valid: expected HOST:PORT")
     assert not runs.exists()
+
+
+@pytest.mark.parametrize("address, cpus, refusal", [
+    ("teacher", None, "CIFAR_TF_RAY_ADDRESS='teacher' is not valid: expected HOST:PORT"),
+    ("127.0.0.1:1", "none", "CIFAR_TF_RAY_CPUS='none' is not valid: expected a whole number of CPUs"),
+    ("127.0.0.1:1", None, "cannot reach the Ray cluster at 127.0.0.1:1"),   # nothing listens on port 1
+])
+def test_a_cluster_that_cannot_take_runs_is_refused_before_one_is_made(runs_dir, monkeypatch, address, cpus, refusal):
+    from cifar_tf.runs.manager import RunManager
+    from cifar_tf.training.config import TrainConfig
+
+    pytest.importorskip("ray", reason="Ray is not installed: pip install -r requirements-ray.txt")
+    if cpus:
+        monkeypatch.setenv("CIFAR_TF_RAY_CPUS", cpus)
+    monkeypatch.setenv("CIFAR_TF_RAY_ADDRESS", address)
+    manager = RunManager(runs_dir)
+    assert manager.launcher.kind == "ray"
+    with pytest.raises((ValueError, RuntimeError), match=refusal.replace("(", r"\(").replace(".", r"\.")):
+        manager.submit(TrainConfig(arch="simple_cnn", epochs=1))
+    assert not list(runs_dir.iterdir())
 
 
 def one_error(stderr):
