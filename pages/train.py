@@ -150,7 +150,7 @@ with watch:
         state = progress(run)
         on_ray = executor_kind(run) == "ray"
         if run.status == "queued" and on_ray:
-            st.info(f"Queued: {escape_markdown(where_it_runs(run))}. Ray starts it when a node is free.")
+            st.info(f"Queued: {escape_markdown(where_it_runs(run))}.")
         elif run.status == "queued":
             position = run_manager().queue_position(run.id)
             st.info(f"Queued: position {position or '?'} in line; it starts when a training slot is free.")

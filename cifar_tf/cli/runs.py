@@ -59,6 +59,7 @@ def check_ray_flag(args):
 
 
 def cmd_runs_wait(args):
+    from .. import settings
     from ..runs.manager import RunManager
     from ..runs.store import list_runs, load_run
 
@@ -68,9 +69,9 @@ def cmd_runs_wait(args):
     runs = [load_run(run_id, args.runs_dir) for run_id in args.run]  # an unknown id is refused first
     if args.all:
         runs += [run for run in list_runs(args.runs_dir)[0] if run.is_active() and run.id not in args.run]
-    # Runs on a Ray cluster are collected by a manager connected to it: the one they name, by default.
+    # Runs on a Ray cluster are collected by a manager connected to it: by default the one they name.
     clusters = [(run.record.get("executor") or {}).get("cluster") for run in runs]
-    address = args.ray or next((cluster for cluster in clusters if cluster), None)
+    address = args.ray or settings.ray_address() or next((cluster for cluster in clusters if cluster), None)
     return wait_for_runs(RunManager(args.runs_dir, ray_address=address), [run.id for run in runs])
 
 

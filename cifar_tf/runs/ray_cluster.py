@@ -175,7 +175,7 @@ class RayExecutor:
             max_restarts=0, max_task_retries=0, max_concurrency=4, **resources,
         ).remote(run.record, fingerprint, env)
         run.update(executor={"kind": self.kind, "node": None, "address": None, "host": None, "asks": asks,
-                             "cluster": self.address})
+                             "cluster": _cluster_address(ray)})
 
     def _share_dataset(self, ray, data_dir):
         """The fingerprint of this machine's dataset, put into the cluster once (per fingerprint)."""
@@ -201,6 +201,8 @@ class RayExecutor:
             ray = connect(self.address, quiet=True)
         except RayUnavailable:
             return  # their records wait on the nodes until the cluster is back
+        here = _cluster_address(ray)
+        mine = [run for run in mine if run.record["executor"].get("cluster") in (here, self.address)]  # not another's
         active = []
         for run in mine:
             if run.is_active() and self._ask(ray, run):
@@ -337,6 +339,11 @@ def _ray():
 @functools.cache
 def _remote(ray, cls):
     return ray.remote(cls)
+
+
+def _cluster_address(ray):
+    """The cluster's head as Ray itself names it, the same whichever address reached it."""
+    return ray.get_runtime_context().gcs_address
 
 
 def _this_node(ray):

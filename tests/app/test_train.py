@@ -38,10 +38,12 @@ def test_the_watch_panel_says_where_a_ray_run_waits_and_trains(app_env):
     training = store.create_run(app_env, arch="simple_cnn", config={"epochs": 2}, name="trains")
     training.update(executor={**cluster, "node": "3f2a9c", "address": "10.0.0.7", "host": "pc-12"})
     at = open_app("pages/train.py")
-    widget(at, "selectbox", "Run").set_value(waiting.id).run()
+    at.query_params["run"] = waiting.id  # as a link to the run opens the page
+    at.run()
     assert not at.exception
-    assert any("Queued: waiting for 2 CPUs on the Ray cluster at 10.0.0.1:6379" in shown(i.value) for i in at.info)
-    widget(at, "selectbox", "Run").set_value(training.id).run()
+    assert any(shown(i.value) == "Queued: waiting for 2 CPUs on the Ray cluster at 10.0.0.1:6379." for i in at.info)
+    at.query_params["run"] = training.id
+    at.run()
     assert any(shown(c.value) == "Training on Ray node 10.0.0.7 (pc-12)" for c in at.caption)
     assert any(b.label == "Stop" for b in at.button)
 
