@@ -39,7 +39,8 @@ READ_WAIT_S = 0.5          # how long one poll waits for the nodes' answers
 SILENT_LIMIT_S = 45        # a started run whose node has not answered for this long has failed
 RESULTS_TIMEOUT_S = 120    # to bring back a finished run's model
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-RECORD_FIELDS_KEPT_HERE = ("id", "name", "tags", "created_at", "created_ns", "host")  # the app's, not the node's
+# The app's fields of a record, not the node's: a rename here while the run trains is kept.
+RECORD_FIELDS_KEPT_HERE = ("id", "name", "tags", "created_at", "created_ns", "updated_at", "host")
 
 
 class RayUnavailable(RuntimeError):
@@ -75,7 +76,7 @@ def node_label(executor):
 
 # --- one connection per process ---------------------------------------------------------------
 
-_connection = {"address": None, "thread": None, "failed_at": 0.0, "error": None}
+_connection = {"address": None, "thread": None, "failure": (None, 0.0, "")}  # failure: address, when, why
 _connection_lock = threading.Lock()
 
 
@@ -94,14 +95,14 @@ def connect(address, *, quiet=False):
                 raise RayUnavailable(f"this process is already connected to the Ray cluster at "
                                      f"{_connection['address']}, not {address}")
             return ray
-        if quiet and time.time() - _connection["failed_at"] < RETRY_AFTER_S:
-            raise RayUnavailable(_connection["error"])
+        failed, when, why = _connection["failure"]
+        if quiet and failed == address and time.time() - when < RETRY_AFTER_S:
+            raise RayUnavailable(why)
         try:
             _open(ray, address)
         except RayUnavailable as error:
-            _connection.update(failed_at=time.time(), error=str(error))
+            _connection["failure"] = (address, time.time(), str(error))
             raise
-        _connection["address"] = address
         return ray
 
 
@@ -123,6 +124,7 @@ def _open(ray, address):
                      log_to_driver=False,
                      # The lab's code goes with the job: a node needs only the requirements.
                      runtime_env={"py_modules": [str(PACKAGE_DIR)], "excludes": ["__pycache__", "*.pyc"]})
+            _connection["address"] = address  # also when it answers only after we stopped waiting
         except Exception as error:  # noqa: BLE001 - reported below, with the address
             outcome["error"] = error
 

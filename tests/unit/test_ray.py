@@ -90,7 +90,7 @@ class Cluster:
         self.holder.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # the only module that uses it: started once per session
 def ray_cluster():
     pytest.importorskip("ray", reason="Ray is not installed: pip install -r requirements-ray.txt")
     if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("nsenter") and shutil.which("ip")):
