@@ -102,8 +102,13 @@ def node_dataset(fingerprint):
 
 # --- one run --------------------------------------------------------------------------------
 
+def node_runs_dir():
+    """Where this node keeps the runs it trains, until the app has their files."""
+    return Path(tempfile.gettempdir()) / "cifar_tf-ray"
+
+
 def node_folder(run_id):
-    return Path(tempfile.gettempdir()) / "cifar_tf-ray" / store.check_run_id(run_id)
+    return node_runs_dir() / store.check_run_id(run_id)
 
 
 def actor_name(run_id):
@@ -112,7 +117,7 @@ def actor_name(run_id):
 
 def sweep_node_folders(ray):
     """Remove what runs whose actors died unannounced (killed, a crash) left on this node."""
-    for folder in node_folder("x").parent.glob("*"):
+    for folder in node_runs_dir().glob("*"):
         try:
             ray.get_actor(actor_name(folder.name), namespace=NAMESPACE)
         except ValueError:
