@@ -3,7 +3,8 @@
 The cluster (a head and one more node, 2 CPUs each) and every command that talks to it run in a
 network namespace that has only `lo`: Ray would otherwise bind to the machine's outside address,
 and no test may send traffic there. A PID namespace of its own holds them too, so that ending it
-ends every Ray process it started, and `ray stop` inside sees no other. Started once per session.
+ends every Ray process it started, and `ray stop` inside sees no other. The cluster starts once,
+for every test here (no other module uses it).
 """
 import os
 import shutil
@@ -90,11 +91,13 @@ class Cluster:
         self.holder.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")  # the only module that uses it: started once per session
+@pytest.fixture(scope="module")
 def ray_cluster():
     pytest.importorskip("ray", reason="Ray is not installed: pip install -r requirements-ray.txt")
     if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("nsenter") and shutil.which("ip")):
         pytest.skip("confining Ray to loopback needs root, unshare, nsenter and ip")
+    if subprocess.run(["unshare", "--net", "--pid", "--fork", "--mount-proc", "true"], capture_output=True).returncode:
+        pytest.skip("confining Ray to loopback needs network and PID namespaces (unshare -n -p), not allowed here")
     root = Path(tempfile.mkdtemp(prefix="cifar-ray-"))  # short: Ray's socket paths must stay under 108 characters
     cluster = Cluster(root)
     try:
