@@ -7,9 +7,11 @@
 | `KERAS_HOME` | Keras' own cache (its datasets, pretrained weights) | `~/.keras` |
 | `CIFAR10_URL`, `CIFAR10_MD5` | the archive `data download` fetches, and its checksum | the official archive |
 | `CIFAR_TF_RUNS_DIR` | the runs folder | the project's `models/` |
-| `CIFAR_TF_MAX_RUNS` | runs that train at once | one per GPU, one on a CPU |
+| `CIFAR_TF_MAX_RUNS` | runs that train at once | one per GPU, one on a CPU; on Ray, as many as the cluster fits |
 | `CIFAR_TF_CLASS_MODE` | class mode: names, owners, a teacher, challenges (`1`, `on`, `true`) | off |
 | `CIFAR_TF_TEACHER_CODE` | the code that unlocks teacher rights; setting it turns class mode on | one is made up and printed |
+| `CIFAR_TF_RAY_ADDRESS` | a Ray cluster (`HOST:PORT`) that trains the runs instead of this machine | off: local processes |
+| `CIFAR_TF_RAY_CPUS` | CPUs a run asks of a Ray cluster without GPUs | 2 |
 | `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`, `KERASTUNER_TUNER_ID` | KerasTuner's distributed mode | off |
 | `TF_ENABLE_ONEDNN_OPTS` | TensorFlow's oneDNN kernels (read only to report them) | on |
 
@@ -81,6 +83,16 @@ def teacher_code():
 def class_mode():
     """Whether the app runs for a class: `$CIFAR_TF_CLASS_MODE` is on, or a teacher code is set."""
     return teacher_code() is not None or (_env("CIFAR_TF_CLASS_MODE") or "").lower() in ("1", "on", "true", "yes")
+
+
+def ray_address():
+    """`$CIFAR_TF_RAY_ADDRESS` (HOST:PORT of a Ray cluster's head), or None to train locally."""
+    return _env("CIFAR_TF_RAY_ADDRESS")
+
+
+def ray_cpus_per_run():
+    """`$CIFAR_TF_RAY_CPUS` as given (the executor checks it), or None for the default."""
+    return _env("CIFAR_TF_RAY_CPUS")
 
 
 def tuner_role():

@@ -32,7 +32,7 @@ table = st.dataframe(
     hide_index=True, on_select="rerun", placeholder="—",
     selection_mode="multi-row",
     column_order=["name", *(["owner"] if owners else []), "status", "arch", "test accuracy", "best val accuracy",
-                  "weighted F1", "epochs", "params", "training time (s)", "images/s", "device", "created", "id"],
+                  "weighted F1", "epochs", "params", "training time (s)", "images/s", "device", "where", "created", "id"],
     column_config={
         "test accuracy": st.column_config.ProgressColumn("test accuracy", **percent),
         "best val accuracy": st.column_config.ProgressColumn("best val accuracy", **percent),

@@ -12,13 +12,6 @@ from cifar_tf.views.formatting import escape_markdown, plural
 from pages.common import data_dir, run_manager, runs_dir, viewer
 
 searches_allowed = may_run_searches(viewer())  # in class mode, the teacher's alone
-TUNER_HELP = {
-    "random": "Draws every trial's values at random from the ranges. Simple, and hard to beat.",
-    "hyperband": "Starts many short trials and gives more epochs only to the best of them, round after "
-                 "round: more configurations for the same time.",
-    "bayesian": "Fits a model of accuracy against the hyperparameters to the trials so far and tries "
-                "next where it expects the most gain.",
-}
 PERCENT = dict(format="percent", min_value=0.0, max_value=1.0)
 REFRESH_S = 3.0   # a trial takes minutes: every few seconds is live enough, and cheap for the trainer
 
@@ -99,7 +92,7 @@ with st.expander("Start a new search", expanded=not searches, icon=":material/ad
 
     tuner = st.segmented_control("Tuner", list(TUNER_LABELS), format_func=TUNER_LABELS.get, required=True,
                                  default=space["tuner"] if space else "random", key=f"search_tuner_{choice}")
-    st.caption(TUNER_HELP[tuner])
+    st.caption(report.TUNER_HELP[tuner])
 
     st.markdown("**Budget**")
     c1, c2, c3, c4, c5 = st.columns(5)

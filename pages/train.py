@@ -4,13 +4,14 @@ from cifar_tf.classroom.roles import owner_name, read_only_reason
 from cifar_tf.data.augment import AUGMENT_PRESETS
 from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, find_dataset
 from cifar_tf.models.registry import ARCHITECTURES, editable_hyperparameters, pretrained
+from cifar_tf.runs.liveness import executor_kind
 from cifar_tf.runs.progress import progress
 from cifar_tf.runs.store import ACTIVE_STATUSES, RunNotFound, clean_name, default_name, load_run
 from cifar_tf.training.config import architecture_params
 from cifar_tf.training.presets import PRESETS, preset_config
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import train_form as form
-from cifar_tf.views.formatting import escape_markdown, format_seconds
+from cifar_tf.views.formatting import escape_markdown, format_seconds, where_it_runs
 from cifar_tf.views.live import LiveRun
 from pages.classmode import (
     apply_config_link,
@@ -206,7 +207,13 @@ with watch:
     ids = [run.id for run in runs]
     wanted = st.query_params.get("run")
     labels = {run.id: run_label(run) for run in runs}
-    watched = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=labels.get)
+    # The picker follows the address when it names another run (a link, a run just started), and
+    # the address follows the picker; with a key, a pick never bounces back.
+    if wanted in ids and st.session_state.get("train_watched_link") != wanted:
+        st.session_state.update(train_watched=wanted, train_watched_link=wanted)
+    if st.session_state.get("train_watched") not in ids:
+        st.session_state["train_watched"] = ids[0]
+    watched = st.selectbox("Run", ids, key="train_watched", format_func=labels.get)
     st.query_params["run"] = watched
     with st.popover("Link to this run", icon=":material/link:"):
         copy_box("Opens this run on the Train page; others can watch it but not stop it.",
@@ -227,7 +234,10 @@ with watch:
         curves = live[run_id]
         curves.refresh(run.record.get("steps_per_epoch"))
         state = progress(run, curves.last_step, curves.epochs_completed)
-        if run.status == "queued":
+        on_ray = executor_kind(run) == "ray"
+        if run.status == "queued" and on_ray:
+            st.info(f"Queued: {escape_markdown(where_it_runs(run))}.")
+        elif run.status == "queued":
             position, wait = queue_place(run.id)
             when = f"in about {format_seconds(wait)}" if wait is not None else "when a training slot is free"
             st.info(f"Queued: position {position or '?'} in line; it starts {when}.")
@@ -239,6 +249,8 @@ with watch:
                        else f"{run.status.capitalize()}.")
         elif state["phase"] and state["phase"] != "training":
             st.info(f"{escape_markdown(state['phase'].capitalize())}…", icon=":material/autorenew:")
+        if run.status == "running" and on_ray:
+            st.caption(f"Training {escape_markdown(where_it_runs(run))}")
         label = f"Epoch {state['epoch']} of {state['epochs']}" if state["epochs"] else "Starting…"
         st.progress(state["fraction"], text=label)
         m1, m2, m3 = st.columns(3)

@@ -3,7 +3,7 @@ import json
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 # Argument names of commands other than `train`, so that `flag_name` reports them as their flags.
-OTHER_FLAGS = {"preset", "top_k", "arch-param", "augment",
+OTHER_FLAGS = {"preset", "top_k", "arch-param", "augment", "ray",
                "tuner", "space", "max_trials", "time_limit", "search_id", "workers",
                "function", "start", "steps", "rho", "iterations", "batches", "dims", "points", "span"}
 
@@ -13,6 +13,8 @@ def flag_name(field):
     from ..training.config import TrainConfig
 
     name = str(field).split()[0]
+    if name.isupper() and "_" in name:  # an environment variable, such as CIFAR_TF_RAY_ADDRESS
+        return name
     if name == "arch_params":
         return "--arch-param"
     if name in set(TrainConfig.__dataclass_fields__) | OTHER_FLAGS:
@@ -49,6 +51,11 @@ def data_flags(sub):
 
 def runs_flag(sub):
     sub.add_argument("--runs-dir", help="runs folder (default: $CIFAR_TF_RUNS_DIR or models/)")
+
+
+def ray_flag(sub):
+    sub.add_argument("--ray", metavar="HOST:PORT", help="train on the Ray cluster whose head is at HOST:PORT "
+                                                       "(default: $CIFAR_TF_RAY_ADDRESS; none: this machine)")
 
 
 def command(parent, name, handler, help_text):

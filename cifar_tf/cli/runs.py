@@ -1,7 +1,10 @@
-"""`runs list|show|delete`, `evaluate` and `predict`: saved runs and what they learnt."""
+"""`runs list|show|delete|wait`, `evaluate` and `predict`: saved runs and what they learnt."""
 import sys
+import time
 
-from .common import EXIT_ERROR, command, fmt, print_json, runs_flag, table
+from .common import EXIT_ERROR, command, fmt, print_json, ray_flag, runs_flag, table
+
+WAIT_POLL_S = 1.0
 
 
 def _run_row(run):
@@ -46,6 +49,62 @@ def cmd_runs_delete(args):
     for run_id in args.run:
         delete_run(run_id, args.runs_dir)
         print(f"deleted {run_id}")
+
+
+def check_ray_flag(args):
+    if args.ray is not None:
+        from ..runs.ray_cluster import check_address
+
+        check_address(args.ray, "ray")
+
+
+def cmd_runs_wait(args):
+    from .. import settings
+    from ..runs.manager import RunManager
+    from ..runs.store import list_runs, load_run
+
+    check_ray_flag(args)
+    if not args.run and not args.all:
+        raise ValueError("name the runs to wait for (run ids), or pass --all for every queued and running run")
+    runs = [load_run(run_id, args.runs_dir) for run_id in args.run]  # an unknown id is refused first
+    if args.all:
+        runs += [run for run in list_runs(args.runs_dir)[0] if run.is_active() and run.id not in args.run]
+    # Runs on a Ray cluster are collected by a manager connected to it: by default the one they name.
+    clusters = [(run.record.get("executor") or {}).get("cluster") for run in runs]
+    address = args.ray or settings.ray_address() or next((cluster for cluster in clusters if cluster), None)
+    return wait_for_runs(RunManager(args.runs_dir, ray_address=address), [run.id for run in runs])
+
+
+def wait_for_runs(manager, run_ids):
+    """Keep `manager` polling (it starts queued runs and collects remote ones) until every run in
+    `run_ids` has ended; print where each starts and how it ends. 0 when all completed."""
+    from ..runs.store import RunNotFound, load_run
+    from ..views.formatting import where_it_runs
+
+    pending, seen, completed = list(dict.fromkeys(run_ids)), {}, True
+    while pending:
+        manager.poll()
+        for run_id in list(pending):
+            try:
+                run = load_run(run_id, manager.runs_dir)
+            except RunNotFound:
+                print(f"{run_id} deleted", flush=True)
+                pending.remove(run_id)
+                completed = False
+                continue
+            if run.status == "running" and seen.get(run_id) != where_it_runs(run):
+                seen[run_id] = where_it_runs(run)
+                print(f"{run_id} running {seen[run_id]}", flush=True)
+            if not run.is_active():
+                pending.remove(run_id)
+                completed &= run.status == "completed"
+                accuracy = (run.record.get("metrics") or {}).get("test_accuracy")
+                detail = (f": {run.record.get('error')}" if run.status == "failed" else
+                          f": test accuracy {accuracy:.4f}" if accuracy is not None else "")
+                print(f"{run_id} {run.status}{detail}", flush=True)
+        if pending:
+            time.sleep(WAIT_POLL_S)
+    return 0 if completed else EXIT_ERROR
 
 
 def cmd_evaluate(args):
@@ -127,5 +186,10 @@ def add_commands(commands):
     show.add_argument("--json", action="store_true")
     delete = command(runs_commands, "delete", cmd_runs_delete, "delete finished runs")
     delete.add_argument("run", nargs="+")
-    for sub in (listing, show, delete):
+    wait = command(runs_commands, "wait", cmd_runs_wait, "wait until runs end (starting queued ones, "
+                                                        "collecting those on a Ray cluster); exit 0 if all completed")
+    wait.add_argument("run", nargs="*", help="run ids")
+    wait.add_argument("--all", action="store_true", help="every run queued or running now")
+    ray_flag(wait)
+    for sub in (listing, show, delete, wait):
         runs_flag(sub)

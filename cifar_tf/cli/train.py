@@ -1,8 +1,8 @@
-"""`archs`, `train` and the `worker` the run manager starts."""
+"""`archs`, `train`, `submit` (a run for the run manager) and the `worker` the run manager starts."""
 import sys
 
 from ..validation import InvalidArgument
-from .common import command, data_flags, print_json, runs_flag, table
+from .common import command, data_flags, print_json, ray_flag, runs_flag, table
 
 
 def cmd_archs(args):
@@ -106,6 +106,22 @@ def cmd_train(args):
 
 
 
+def cmd_submit(args):
+    """Queue a run through the run manager the app uses (local processes or a Ray cluster)."""
+    from ..data.cifar10 import find_dataset
+    from ..runs.manager import RunManager
+    from ..training.config import check_config
+    from .runs import check_ray_flag, wait_for_runs
+
+    config = check_config(config_from_args(args), build=False)
+    check_ray_flag(args)
+    data_dir = find_dataset(args.data_dir, args.cache_dir).resolve()
+    manager = RunManager(args.runs_dir, data_dir=data_dir, ray_address=args.ray)
+    run = manager.submit(config, name=args.name)
+    print(run.id, flush=True)
+    return wait_for_runs(manager, [run.id]) if args.wait else 0
+
+
 def cmd_worker(args):
     from ..training.worker import run_worker
 
@@ -113,21 +129,31 @@ def cmd_worker(args):
 
 
 
+def train_flags(sub):
+    sub.add_argument("--preset", help="a named recipe (seed001, seed002, fast, transfer, quick); "
+                                      "flags override it")
+    for flag, (field, help_text) in TRAIN_FLAGS.items():
+        sub.add_argument(flag, dest=field, metavar=field.upper(), help=help_text)
+    sub.add_argument("--arch-param", action="append", metavar="KEY=VALUE",
+                     help="an architecture hyperparameter, e.g. depth=4 (repeatable)")
+    sub.add_argument("--name", help="a display name for the run")
+    data_flags(sub)
+    runs_flag(sub)
+
+
 def add_commands(commands):
     archs = command(commands, "archs", cmd_archs, "list the architectures with their parameter counts")
     archs.add_argument("--json", action="store_true")
 
     train = command(commands, "train", cmd_train, "train a network and save the run")
-    train.add_argument("--preset", help="a named recipe (seed001, seed002, fast, transfer, quick); "
-                                        "flags override it")
-    for flag, (field, help_text) in TRAIN_FLAGS.items():
-        train.add_argument(flag, dest=field, metavar=field.upper(), help=help_text)
-    train.add_argument("--arch-param", action="append", metavar="KEY=VALUE",
-                       help="an architecture hyperparameter, e.g. depth=4 (repeatable)")
-    train.add_argument("--name", help="a display name for the run")
+    train_flags(train)
     train.add_argument("--json", action="store_true", help="print run.json at the end")
-    data_flags(train)
-    runs_flag(train)
+
+    submit = command(commands, "submit", cmd_submit, "queue a run as the app does (on this machine or a Ray "
+                                                     "cluster) and print its id")
+    train_flags(submit)
+    submit.add_argument("--wait", action="store_true", help="wait until it ends; exit 0 if it completed")
+    ray_flag(submit)
 
     # Started by the app's run manager; not for people.
     worker = commands.add_parser("worker")

@@ -2,7 +2,8 @@
 
 A worker touches its folder's heartbeat file every few seconds. One is dead when its pid is gone
 on this machine, or when its heartbeat has been silent for HEARTBEAT_TIMEOUT_S (a worker on
-another machine sharing the folder, a recycled pid, a frozen process).
+another machine sharing the folder, a recycled pid, a frozen process). A run on a Ray cluster
+has neither here: Ray knows whether it lives, and the run manager that asks it records the answer.
 """
 import os
 import socket
@@ -16,6 +17,8 @@ HEARTBEAT_TIMEOUT_S = 120
 
 def dead_worker_reason(folder):
     """Why the worker of a `running` folder (a Run or a Search) is dead, or None while it lives."""
+    if executor_kind(folder) == "ray":
+        return None
     pid = folder.record.get("pid")
     if on_this_host(folder) and isinstance(pid, int) and pid > 0 and not pid_alive(pid):
         return "the training process ended without finishing (killed or crashed)"
@@ -26,6 +29,12 @@ def dead_worker_reason(folder):
     if last and time.time() - last > HEARTBEAT_TIMEOUT_S:
         return f"the training process stopped answering (no heartbeat for {HEARTBEAT_TIMEOUT_S} s)"
     return None
+
+
+def executor_kind(folder):
+    """'local' (a process on the machine in `host`) or 'ray' (a task on a Ray cluster)."""
+    executor = folder.record.get("executor")
+    return executor.get("kind", "local") if isinstance(executor, dict) else "local"
 
 
 def on_this_host(folder):

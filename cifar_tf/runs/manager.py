@@ -9,22 +9,22 @@ from starting the same run.
 The manager is also the one that writes down what reading a folder only shows: a running run
 whose worker is gone is recorded as failed, and a stop that is not obeyed is enforced with
 SIGTERM, then SIGKILL, whichever manager started the run.
+
+Where runs train is the executor's business: processes on this machine (`local`), or tasks on a
+Ray cluster (`ray_cluster`, with `$CIFAR_TF_RAY_ADDRESS` or `ray_address=`), whose records the
+manager copies into the run folders here as they arrive.
 """
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 from .. import settings
-from ..hardware import gpu_names
 from . import store
 from .files import file_lock
-from .liveness import is_worker_of, on_this_host
+from .liveness import executor_kind
+from .local import LocalExecutor
 
 LOCK_FILE = ".queue.lock"
-WORKER_LOG = "worker.log"
 STOP_GRACE_S = 60  # a stop request finishes the batch, evaluates and saves; then we insist
 
 
@@ -33,17 +33,24 @@ def queue_order(run):
     return (str(run.record.get("created_at") or ""), run.record.get("created_ns") or 0)
 
 
-def default_max_concurrent():
-    """`$CIFAR_TF_MAX_RUNS`, else one run per GPU, else one on a CPU."""
-    return settings.max_runs() or max(1, len(gpu_names()))
+def handed_over(run):
+    """Started, or queued on a Ray cluster that decides when it starts: not for us to start again."""
+    return run.status == "running" or (run.status == "queued" and executor_kind(run) == "ray")
 
 
 class RunManager:
-    def __init__(self, runs_dir=None, *, max_concurrent=None, data_dir=None, poll_every=1.0):
+    def __init__(self, runs_dir=None, *, max_concurrent=None, data_dir=None, poll_every=1.0, ray_address=None):
         self.runs_dir = store.resolve_runs_dir(runs_dir)
-        self.max_concurrent = max_concurrent or default_max_concurrent()
+        # Runs started here go to the launcher; any run is signalled by the executor of its kind.
+        self.executors = {"local": LocalExecutor()}
+        address = ray_address or settings.ray_address()
+        if address:
+            from .ray_cluster import RayExecutor
+
+            self.executors["ray"] = RayExecutor(address)
+        self.launcher = self.executors["ray" if address else "local"]
+        self.max_concurrent = max_concurrent or self.launcher.default_max_concurrent()
         self.data_dir = data_dir
-        self._processes = {}  # run id → Popen, for runs this manager started
         self._lock = threading.Lock()
         self._stopping = {}   # run id → time a stop was requested
         self._poll_every = poll_every
@@ -54,8 +61,10 @@ class RunManager:
     def submit(self, config, *, name=None, tags=None, data_dir=None):
         """Queue a run and start it at once if a slot is free. `config` is a TrainConfig: it is
         checked completely first, against the dataset too (found, and large enough for its
-        validation split), so a refused submission leaves nothing behind."""
+        validation split), and the executor must be reachable, so a refused submission leaves
+        nothing behind."""
         config = config.checked()
+        self.launcher.prepare()
         data_dir = data_dir or self.data_dir
         check_data_fits(config, data_dir)
         tags = dict(tags or {})
@@ -72,6 +81,8 @@ class RunManager:
             run = store.load_run(run_id, self.runs_dir)
             if run.status == "queued":
                 run.finish("stopped", error="stopped before it started")
+                if executor_kind(run) in self.executors:
+                    self.executors[executor_kind(run)].cancel(run)  # a Ray cluster may hold it
                 return run
         if run.status == "running":
             run.request_stop()
@@ -94,21 +105,21 @@ class RunManager:
     # --- the loop ----------------------------------------------------------------------------
 
     def poll(self):
-        """Reap finished workers, record dead ones, enforce overdue stops, start queued runs."""
+        """Reap finished workers, copy what remote ones wrote, record dead ones, enforce overdue
+        stops, start queued runs."""
         with self._lock:
-            for run_id, process in list(self._processes.items()):
-                if process.poll() is not None:
-                    del self._processes[run_id]
             with self._queue_lock():
                 found, _ = store.list_runs(self.runs_dir)
+                for executor in self.executors.values():
+                    executor.sync(found)  # brings the runs in `found` up to date
                 for run in found:
                     if run.dead_reason:
                         self._record_dead(run)
                 self._enforce_stops({run.id: run for run in found})
-                running = sum(r.status == "running" for r in found)
-                queued = sorted((r for r in found if r.status == "queued"), key=queue_order)
+                running = sum(handed_over(r) for r in found)
+                queued = sorted((r for r in found if r.status == "queued" and not handed_over(r)), key=queue_order)
                 for run in queued[:max(0, self.max_concurrent - running)]:
-                    self._launch(run)
+                    self.launcher.launch(run)
 
     def start_background(self):
         """Poll every second from a daemon thread, so queued runs start with nobody watching."""
@@ -124,16 +135,6 @@ class RunManager:
             except Exception:  # noqa: BLE001 - a bad folder must not end the queue for everyone
                 pass
             time.sleep(self._poll_every)
-
-    def _launch(self, run):
-        try:
-            process = spawn(["worker", str(run.path.resolve())], run.file(WORKER_LOG))
-        except OSError as error:
-            run.finish("failed", error=f"could not start the training process: {error}")
-            return
-        self._processes[run.id] = process
-        # Marked running with the worker's pid at once, so no other manager starts it too.
-        run.start(pid=process.pid, phase="starting Python and TensorFlow")
 
     def _record_dead(self, run):
         """Write down that a run's worker is gone; a frozen one on this machine is ended first,
@@ -156,18 +157,11 @@ class RunManager:
                 self._signal(run, signal.SIGTERM if overdue < 2 * STOP_GRACE_S else signal.SIGKILL)
 
     def _signal(self, run, signum):
-        """Send `signum` to the run's worker, whichever manager started it, if it runs here."""
-        process = self._processes.get(run.id)
-        if process is not None:
-            if process.poll() is None:
-                process.send_signal(signum)
-            return
-        pid = run.record.get("pid")
-        if on_this_host(run) and isinstance(pid, int) and pid > 0 and is_worker_of(pid, run):
-            try:
-                os.kill(pid, signum)
-            except (ProcessLookupError, PermissionError):
-                pass
+        """Send `signum` to the run's worker, whichever manager started it, wherever it runs
+        (a manager without Ray cannot reach the worker of a Ray run)."""
+        executor = self.executors.get(executor_kind(run))
+        if executor is not None:
+            executor.signal(run, signum)
 
     def _queue_lock(self):
         return file_lock(self.runs_dir / LOCK_FILE)
@@ -179,14 +173,3 @@ def check_data_fits(config, data_dir=None):
     from ..data.cifar10 import load_cifar10, validation_size
 
     validation_size(config.val_size, len(load_cifar10(data_dir).y_train))
-
-
-def spawn(arguments, log_path, env=None):
-    """Start `python -m cifar_tf ARGUMENTS...` in its own session, its output appended to `log_path`."""
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cifar_tf", *arguments],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=str(settings.PROJECT_DIR),
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(env or {})},
-            start_new_session=True)  # it outlives a closed tab and a restarted server

@@ -20,7 +20,7 @@ class SearchStopped(BaseException):
 
 def start_process(search):
     """Run `search` in a separate process (`python -m cifar_tf search-worker FOLDER`)."""
-    from ..runs.manager import spawn
+    from ..runs.local import spawn
 
     try:
         process = spawn(["search-worker", str(search.path)], search.path / LOG_FILE)

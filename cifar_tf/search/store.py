@@ -75,7 +75,7 @@ def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, 
 
     `workers` trials run at once (default: as many as runs, one per GPU, see the run manager).
     """
-    from ..runs.manager import default_max_concurrent
+    from ..runs.local import default_max_concurrent
 
     label = space_label(space)
     space = load_space(space)

@@ -186,7 +186,7 @@ def _start_local_workers(search):
     KerasTuner's distributed mode on 127.0.0.1, one worker process per GPU (each sees only its own).
     """
     from ..hardware import gpu_names
-    from ..runs.manager import spawn
+    from ..runs.local import spawn
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

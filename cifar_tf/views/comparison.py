@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..runs.outputs import read_evaluation
 from ..training.config import unused_settings
-from .formatting import as_number
+from .formatting import as_number, where_it_runs
 
 CURVE_METRICS = {
     "loss": "training loss",
@@ -26,7 +26,7 @@ CURVE_BUTTONS = {"loss": "loss", "accuracy": "accuracy", "val_loss": "val loss",
 
 TABLE_COLUMNS = ["id", "name", "arch", "status", "params", "epochs", "best val accuracy",
                  "test accuracy", "weighted F1", "training time (s)", "images/s", "device",
-                 "created"]
+                 "where", "created"]
 _FLOAT_COLUMNS = {"best val accuracy": "best_val_accuracy", "test accuracy": "test_accuracy",
                   "weighted F1": "weighted_f1", "training time (s)": "train_seconds",
                   "images/s": "images_per_second"}
@@ -46,7 +46,8 @@ def runs_table(runs, owners=None):
         row = {"id": run.id, "name": run.name, "arch": _text(record.get("arch")),
                "status": _text(run.status), "params": as_number(record.get("params")),
                "epochs": as_number(record.get("epochs_completed")),
-               "device": _text(device.get("name")), "created": _datetime(record.get("created_at"))}
+               "device": _text(device.get("name")), "where": where_it_runs(run),
+               "created": _datetime(record.get("created_at"))}
         for column, key in _FLOAT_COLUMNS.items():
             row[column] = as_number(metrics.get(key))
         rows.append(row)

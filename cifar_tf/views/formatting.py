@@ -53,3 +53,17 @@ def as_number(value):
         return float(value)
     except (TypeError, ValueError):
         return np.nan
+
+
+def where_it_runs(run):
+    """Where a run trains, or waits to: `on pc-3`, `on Ray node 10.0.0.7 (pc-12)`, `waiting for
+    2 CPUs on the Ray cluster at 10.0.0.1:6379`; empty for a run that never started."""
+    from ..runs.ray_cluster import node_label
+
+    executor = run.record.get("executor") if isinstance(run.record.get("executor"), dict) else {}
+    if executor.get("kind") == "ray":
+        if executor.get("address"):
+            return f"{'starting ' if run.status == 'queued' else ''}on Ray node {node_label(executor)}"
+        cluster = f" at {executor['cluster']}" if executor.get("cluster") else ""
+        return f"waiting for {executor.get('asks') or 'a free node'} on the Ray cluster{cluster}"
+    return f"on {executor['node']}" if executor.get("node") else ""

@@ -8,6 +8,14 @@ from ..search import results
 from ..search.space import OBJECTIVE
 
 SCORE_TITLE = "validation accuracy"
+# What each tuner does, in a sentence for the Search page.
+TUNER_HELP = {
+    "random": "Draws every trial's values at random from the ranges. Simple, and hard to beat.",
+    "hyperband": "Starts many short trials and gives more epochs only to the best of them, round after "
+                 "round: more configurations for the same time.",
+    "bayesian": "Fits a model of accuracy against the hyperparameters to the trials so far and tries "
+                "next where it expects the most gain.",
+}
 
 
 def trials_frame(search, rows=None):

@@ -3,7 +3,7 @@ import time
 import pytest
 
 from cifar_tf.runs import store
-from helpers import open_app
+from helpers import open_app, shown
 
 
 def widget(at, kind, label):
@@ -28,6 +28,24 @@ def test_bad_augmentation_is_refused_beside_the_form(app_env):
     assert not at.exception
     assert any("augment" in e.value for e in at.error)
     assert widget(at, "button", "Start training").disabled
+
+
+def test_the_watch_panel_says_where_a_ray_run_waits_and_trains(app_env):
+    cluster = {"kind": "ray", "node": None, "address": None, "host": None, "asks": "2 CPUs",
+               "cluster": "10.0.0.1:6379"}
+    waiting = store.create_run(app_env, arch="simple_cnn", config={"epochs": 2}, name="waits", status="queued")
+    waiting.update(executor=cluster)
+    training = store.create_run(app_env, arch="simple_cnn", config={"epochs": 2}, name="trains")
+    training.update(executor={**cluster, "node": "3f2a9c", "address": "10.0.0.7", "host": "pc-12"})
+    at = open_app("pages/train.py")
+    at.query_params["run"] = waiting.id  # as a link to the run opens the page
+    at.run()
+    assert not at.exception
+    assert any(shown(i.value) == "Queued: waiting for 2 CPUs on the Ray cluster at 10.0.0.1:6379." for i in at.info)
+    at.query_params["run"] = training.id
+    at.run()
+    assert any(shown(c.value) == "Training on Ray node 10.0.0.7 (pc-12)" for c in at.caption)
+    assert any(b.label == "Stop" for b in at.button)
 
 
 @pytest.mark.slow

@@ -156,3 +156,25 @@ def test_a_finished_worker_starts_the_next_queued_run_with_no_manager_running(ci
     assert store.load_run(first.id, runs_dir).status == "completed"
     assert store.load_run(second.id, runs_dir).status in ("running", "completed")
     assert wait_for(lambda: store.load_run(second.id, runs_dir).status == "completed")
+
+
+def test_submit_and_runs_wait_from_the_command_line(cifar_dir, runs_dir):
+    """`submit` queues through the same manager as the app (here: a local process) and prints the
+    id; `--wait` and `runs wait` return 0 once the run completed."""
+    import socket
+
+    from helpers import ROOT
+
+    cli = [sys.executable, "-m", "cifar_tf"]
+    where = ["--runs-dir", str(runs_dir), "--data-dir", str(cifar_dir)]
+    done = subprocess.run([*cli, "submit", *where, "--arch", "simple_cnn", "--epochs", "1", "--batch-size", "50",
+                           "--val-size", "100", "--wait"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_id, *progress = done.stdout.splitlines()
+    assert progress[-1].startswith(f"{run_id} completed: test accuracy")
+    assert set(progress[:-1]) <= {f"{run_id} running on {socket.gethostname()}"}  # unless it ran between two looks
+    run = store.load_run(run_id, runs_dir)
+    assert run.record["executor"] == {"kind": "local", "node": socket.gethostname()} and run.model_path.is_file()
+    again = subprocess.run([*cli, "runs", "wait", "--all", run_id, "--runs-dir", str(runs_dir)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and again.stdout.strip() == progress[-1], again.stderr[-3000:]

@@ -55,6 +55,17 @@ def test_runs_table_tolerates_failed_and_queued_runs(runs_dir):
     assert pd.isna(table.loc[1, "created"]) and not pd.isna(table.loc[0, "created"])
 
 
+def test_runs_table_says_where_each_run_trains(runs_dir):
+    ray = {"kind": "ray", "node": None, "address": None, "host": None, "asks": "1 GPU", "cluster": "10.0.0.1:6379"}
+    local = made_run(runs_dir, "here", executor={"kind": "local", "node": "teacher-pc"})
+    waiting = made_run(runs_dir, "waits", status="queued", executor=ray)
+    training = made_run(runs_dir, "trains", status="running",
+                        executor={**ray, "node": "3f2a9c", "address": "10.0.0.7", "host": "pc-12"})
+    older = made_run(runs_dir, "before executors")
+    assert list(comparison.runs_table([local, waiting, training, older])["where"]) == [
+        "on teacher-pc", "waiting for 1 GPU on the Ray cluster at 10.0.0.1:6379", "on Ray node 10.0.0.7 (pc-12)", ""]
+
+
 def test_runs_table_of_nothing_is_empty_with_the_columns():
     table = comparison.runs_table([])
     assert table.empty and list(table.columns) == comparison.TABLE_COLUMNS

@@ -1,0 +1,94 @@
+"""Runs as processes on this machine: `python -m cifar_tf worker RUN_FOLDER`, the default executor.
+
+Every executor (this one, and `ray_cluster.RayExecutor`) offers the run manager the same few
+calls: `prepare()` before a run is queued, `launch(run)`, `sync(runs)` on every poll, `signal(run,
+signum)` and `cancel(run)`.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+from .. import settings
+from ..hardware import gpu_names
+from .liveness import is_worker_of, on_this_host
+
+WORKER_LOG = "worker.log"
+
+
+def default_max_concurrent():
+    """`$CIFAR_TF_MAX_RUNS`, else one run per GPU, else one on a CPU."""
+    return settings.max_runs() or max(1, len(gpu_names()))
+
+
+class LocalExecutor:
+    kind = "local"
+
+    def __init__(self):
+        self._processes = {}  # run id → Popen, for runs this executor started
+
+    def default_max_concurrent(self):
+        return default_max_concurrent()
+
+    def prepare(self):
+        """Nothing to check: this machine is always there."""
+
+    def launch(self, run):
+        try:
+            process = spawn(["worker", str(run.path.resolve())], run.file(WORKER_LOG))
+        except OSError as error:
+            run.finish("failed", error=f"could not start the training process: {error}")
+            return
+        self._processes[run.id] = process
+        # Marked running with the worker's pid at once, so no other manager starts it too.
+        run.start(pid=process.pid, phase="starting Python and TensorFlow",
+                  executor={"kind": self.kind, "node": socket.gethostname()})
+
+    def sync(self, runs):
+        """Reap the workers that ended; their runs wrote their own ending."""
+        for run_id, process in list(self._processes.items()):
+            if process.poll() is not None:
+                del self._processes[run_id]
+
+    def signal(self, run, signum):
+        """Send `signum` to the run's worker, whichever manager started it, if it runs here."""
+        process = self._processes.get(run.id)
+        if process is not None:
+            if process.poll() is None:
+                process.send_signal(signum)
+            return
+        pid = run.record.get("pid")
+        if on_this_host(run) and isinstance(pid, int) and pid > 0 and is_worker_of(pid, run):
+            try:
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def cancel(self, run):
+        """A queued run that was stopped: no process was started for it."""
+
+
+def spawn(arguments, log_path, env=None, *, die_with_parent=False):
+    """Start `python -m cifar_tf ARGUMENTS...` in its own session, its output appended to `log_path`.
+
+    `die_with_parent` ends it when the process that started it dies, even of SIGKILL (Linux), for a
+    worker that must not outlive the Ray actor that reports on it."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cifar_tf", *arguments],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=str(settings.PROJECT_DIR),
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(env or {})},
+            preexec_fn=_kill_me_with_parent if die_with_parent else None,
+            start_new_session=True)  # it outlives a closed tab and a restarted server
+
+
+def _kill_me_with_parent():
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the actor's own cleanup has to do
