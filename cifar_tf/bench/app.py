@@ -7,6 +7,7 @@ times are the server's whole cost of a view; a class is many such clients at onc
 endpoint polled beside them.
 """
 import json
+import re
 import shutil
 import statistics
 import subprocess
@@ -153,6 +154,8 @@ def _fast_from_cli(data_dir):
 
 
 def _fast_from_page(data_dir, tabs):
+    from playwright.sync_api import expect
+
     with tempfile.TemporaryDirectory(prefix="cifar-bench-") as folder, \
             streamlit_server({"CIFAR_TF_RUNS_DIR": folder, "CIFAR10_DIR": str(data_dir)}) as (url, _, _), \
             chromium() as browser:
@@ -161,6 +164,8 @@ def _fast_from_page(data_dir, tabs):
         first.goto(f"{url}/train")
         _idle(first)
         first.get_by_role("button", name="fast", exact=True).click()
+        # The form shows the preset once its rerun is done: a Start pressed before would train the defaults.
+        expect(first.get_by_role("combobox", name="Architecture")).to_have_value(re.compile("^fast_cnn"))
         _idle(first)
         first.get_by_role("button", name="Start training").click()
         started = time.perf_counter()
@@ -175,6 +180,8 @@ def _fast_from_page(data_dir, tabs):
         first.get_by_text("Completed: test accuracy").wait_for(timeout=3_600_000)
         seconds = time.perf_counter() - started
         record = json.loads(next(Path(folder).glob("*/run.json")).read_text())
+    if record["config"]["arch"] != preset_config("fast").arch:
+        raise RuntimeError(f"the page trained {record['config']['arch']}, not the fast preset")
     return {"how": f"Train page, watched in {tabs} tab{'s' if tabs > 1 else ''} (Start to Completed)",
             "tabs": tabs, "seconds": round(seconds, 1), "train_seconds": record["metrics"]["train_seconds"],
             "accuracy": record["metrics"]["test_accuracy"], "first_point_seconds": round(first_point, 1)}

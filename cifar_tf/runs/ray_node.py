@@ -139,7 +139,8 @@ class RunOnNode:
             data_dir = node_dataset(fingerprint)
             shutil.rmtree(self.folder, ignore_errors=True)  # left by an earlier attempt
             self.folder.mkdir(parents=True)
-            store.Run(self.folder, {**record, "status": "queued", "pid": None,
+            # Marked as Ray's: no manager on this node (a worker handing on its slot) judges or starts it.
+            store.Run(self.folder, {**record, "status": "queued", "pid": None, "executor": {"kind": "ray"},
                                     "tags": {**(record.get("tags") or {}), "data_dir": str(data_dir)}}).save()
             self._start_worker(env)
         except Exception as error:  # noqa: BLE001 - reported to the app, which records the run failed

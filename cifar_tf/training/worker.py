@@ -2,6 +2,7 @@
 import os
 
 from ..runs import store
+from ..runs.liveness import executor_kind
 from .config import TrainConfig
 from .run import train
 
@@ -34,6 +35,8 @@ def start_next(run):
     queue a stopped server left behind is not stuck until somebody opens a page."""
     from ..runs.manager import RunManager
 
+    if executor_kind(run) == "ray":  # Ray hands a cluster's places on; a node folder is no queue
+        return
     try:
         RunManager(run.path.parent).poll()
     except Exception:  # noqa: BLE001 - the next run's trouble is not this run's failure

@@ -13,6 +13,7 @@ TINY_PLAN = {
     "presets": [("fast (tiny)", "fast", {"train_limit": 200, "epochs": 2, "batch_size": 50,
                                          "arch_params": {"widths": [8, 16, 16]}})],
     "predictions": 5,
+    "sessions": 2, "watched_tabs": (1,),
 }
 
 
@@ -64,6 +65,10 @@ def test_every_section_runs_for_real_at_a_tiny_size(cifar_dir, tmp_path):
     assert preset["peak_memory_mb"] > 100 and preset["config"]["recipe"] == "airbench"
     app = sections["app"]
     assert app["server_seconds"] is not None and app["first_page_seconds"] > 0 and app["p95_ms"] >= app["median_ms"]
+    pages = sections["pages"]
+    assert pages["class"]["answered"] == 2 and not any(row["exceptions"] for row in pages["idle"] + pages["training"])
+    cli, page = sections["watched"]["rows"]
+    assert page["accuracy"] == cli["accuracy"] and page["first_point_seconds"] > 0  # the same seeded preset
     text = out.read_text()
     assert text.startswith("# Benchmarks") and "ImageDataGenerator" in text and "fast (tiny)" in text
     assert text.strip() in "\n".join(lines)
