@@ -97,7 +97,7 @@ def shared_manager():
 def _manager(folder, data_folder):
     from cifar_tf.runs.manager import RunManager
 
-    return RunManager(folder, data_dir=data_folder or None).start_background()
+    return RunManager(folder, data_dir=data_folder or None, standby=settings.standby_worker()).start_background()
 
 
 @st.cache_resource(show_spinner=False)

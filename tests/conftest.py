@@ -9,6 +9,9 @@ import pytest
 from helpers import ROOT, write_cifar10
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Each app test makes its own manager: a standby worker apiece would import TensorFlow for nothing.
+# The browser tests of the Train page and the benchmark turn it on, as the app has it.
+os.environ["CIFAR_TF_STANDBY_WORKER"] = "off"
 
 
 @pytest.fixture(scope="session")

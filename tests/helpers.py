@@ -140,9 +140,16 @@ def chromium_unavailable_reason():
     except ImportError:
         return "the playwright package is not installed (pip install -r requirements-test.txt)"
     if not os.path.exists(CHROMIUM) and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, capture_output=True, timeout=900)
+        import fcntl
+
+        # The test processes (pytest -n 2) install it once, one after the other.
+        with open("/tmp/cifar_tf-tests-chromium.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not os.path.exists(CHROMIUM):
+                env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+                subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
+                subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, capture_output=True,
+                               timeout=900)
     if not os.path.exists(CHROMIUM):
         return f"Debian's chromium is not installed at {CHROMIUM} and apt-get could not install it"
     return None

@@ -123,9 +123,10 @@ def cmd_submit(args):
 
 
 def cmd_worker(args):
-    from ..training.worker import run_worker
+    from ..training.worker import run_worker, wait_as_standby
 
-    return run_worker(args.run_path)
+    run_path = wait_as_standby(args.data_dir) if args.standby else args.run_path
+    return run_worker(run_path) if run_path else 0
 
 
 
@@ -158,4 +159,7 @@ def add_commands(commands):
     # Started by the app's run manager; not for people.
     worker = commands.add_parser("worker")
     worker.set_defaults(handler=cmd_worker)
-    worker.add_argument("run_path")
+    worker.add_argument("run_path", nargs="?")
+    worker.add_argument("--standby", action="store_true", help="import TensorFlow, then train the run folder "
+                                                               "given on stdin")
+    worker.add_argument("--data-dir", help="with --standby: the dataset to read while waiting")

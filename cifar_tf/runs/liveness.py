@@ -12,6 +12,7 @@ import time
 from .files import timestamp
 
 HEARTBEAT_FILE = "heartbeat"
+WORKER_LOG = "worker.log"
 HEARTBEAT_TIMEOUT_S = 120
 
 
@@ -42,13 +43,22 @@ def on_this_host(folder):
 
 
 def is_worker_of(pid, folder):
-    """Whether process `pid` here is a cifar_tf worker of `folder` (not a recycled pid)."""
+    """Whether process `pid` here is a cifar_tf worker of `folder` (not a recycled pid): started
+    for it, or a standby worker it was handed to, whose output then goes to the folder's log."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             arguments = f.read().split(b"\0")
     except OSError:
         return False
-    return b"cifar_tf" in arguments and str(folder.path.resolve()).encode() in arguments
+    path = str(folder.path.resolve())
+    if b"cifar_tf" not in arguments:
+        return False
+    if path.encode() in arguments:
+        return True
+    try:
+        return os.readlink(f"/proc/{pid}/fd/1") == os.path.join(path, WORKER_LOG)
+    except OSError:
+        return False
 
 
 def pid_alive(pid):

@@ -39,10 +39,11 @@ def handed_over(run):
 
 
 class RunManager:
-    def __init__(self, runs_dir=None, *, max_concurrent=None, data_dir=None, poll_every=1.0, ray_address=None):
+    def __init__(self, runs_dir=None, *, max_concurrent=None, data_dir=None, poll_every=1.0, ray_address=None,
+                 standby=False):
         self.runs_dir = store.resolve_runs_dir(runs_dir)
         # Runs started here go to the launcher; any run is signalled by the executor of its kind.
-        self.executors = {"local": LocalExecutor()}
+        self.executors = {"local": LocalExecutor(standby=standby, data_dir=data_dir)}
         address = ray_address or settings.ray_address()
         if address:
             from .ray_cluster import RayExecutor

@@ -37,9 +37,10 @@ class LiveMetrics(keras.callbacks.Callback):
         self.epoch_images += self.config.batch_size
         self.epoch_ended = time.time()
         # Every log_every batches of the epoch, and at its last batch: each record then covers whole
-        # windows of this epoch (a window across two epochs would mix two models).
+        # windows of this epoch (a window across two epochs would mix two models). The very first
+        # batch too, so that the curve starts the moment training does.
         last = batch + 1 == self.run.record.get("steps_per_epoch")
-        if (batch + 1) % self.config.log_every == 0 or last or self.stop.check():
+        if (batch + 1) % self.config.log_every == 0 or last or self.step == 1 or self.stop.check():
             now = time.time()
             rate = (self.step - self.mark_step) * self.config.batch_size / max(now - self.mark, 1e-9)
             self.mark, self.mark_step = now, self.step

@@ -1,8 +1,11 @@
 """The training process the run manager starts: `python -m cifar_tf worker RUN_FOLDER`."""
 import os
+import sys
+from pathlib import Path
 
+from ..data.cifar10 import load_cifar10
 from ..runs import store
-from ..runs.liveness import executor_kind
+from ..runs.liveness import WORKER_LOG, executor_kind
 from .config import TrainConfig
 from .run import train
 
@@ -14,7 +17,7 @@ WORKER_NICENESS = 10
 
 def run_worker(run_path):
     """Train the queued run in `run_path` with the config stored in it; the exit status."""
-    os.nice(WORKER_NICENESS)
+    os.nice(max(0, WORKER_NICENESS - os.nice(0)))
     run = store.read_run(run_path)
     tags = run.record.get("tags") or {}
     try:
@@ -28,6 +31,28 @@ def run_worker(run_path):
     finally:
         start_next(run)
     return 0
+
+
+def wait_as_standby(data_dir=None):
+    """A standby worker: TensorFlow and Keras imported (by this module) and the app's dataset read,
+    wait for a run folder on stdin; its path, with this process's output now going to its log, or
+    None at end of input (the app that kept this worker is gone)."""
+    os.nice(WORKER_NICENESS)
+    try:
+        load_cifar10(data_dir)  # kept: a run on the same files reads them from memory
+    except Exception:  # noqa: BLE001 - no dataset yet: the run will say so itself
+        pass
+    from ..evaluation import metrics  # noqa: F401 - scikit-learn's import, also paid before the run comes
+    from ..models import registry  # noqa: F401
+    from . import device  # noqa: F401
+
+    line = sys.stdin.readline().strip()
+    if not line:
+        return None
+    with open(Path(line) / WORKER_LOG, "ab") as log:
+        os.dup2(log.fileno(), sys.stdout.fileno())
+        os.dup2(log.fileno(), sys.stderr.fileno())
+    return line
 
 
 def start_next(run):

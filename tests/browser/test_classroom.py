@@ -110,7 +110,7 @@ def test_a_name_is_typed_once_and_the_browser_keeps_it(server, people):
     forger = new_person(page.context.browser)
     forger.context.add_cookies([{"name": "cifar_tf_seat", "value": ada_seat, "url": url}])
     open_page(forger, url, "")
-    assert forger.get_by_label("Your name", exact=True).count() == 1
+    forger.get_by_label("Your name", exact=True).wait_for()
     assert sidebar(forger).get_by_text("Ada", exact=True).count() == 0
     forger.context.close()
     # The teacher page is the teacher's alone.

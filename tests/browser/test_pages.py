@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(reason is not None, reason=f"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, trained_runs):
-    with lab_server(tmp_path_factory.mktemp("e2e"), trained_runs) as (url, runs):
+    with lab_server(tmp_path_factory.mktemp("e2e"), trained_runs, {"CIFAR_TF_STANDBY_WORKER": "on"}) as (url, runs):
         yield url, runs
 
 

@@ -25,13 +25,13 @@ def feed(metrics, losses_per_epoch):
 def test_step_records_are_means_over_the_batches_since_the_previous_record(runs_dir):
     run = store.create_run(runs_dir, arch="simple_cnn", config={})
     metrics = LiveMetrics(run, TrainConfig(log_every=2), NoStop(), log=lambda *_: None)
-    epoch1 = [4.0, 2.0, 1.0, 1.0]   # windows: (4, 2) -> 3.0, (1, 1) -> 1.0
+    epoch1 = [4.0, 2.0, 1.0, 1.0]   # windows: the first batch at once, 4; then (2) -> 2.0, (1, 1) -> 1.0
     epoch2 = [0.5, 0.3, 0.2, 0.2]   # windows: (0.5, 0.3) -> 0.4, (0.2, 0.2) -> 0.2
     feed(metrics, [epoch1, epoch2])
     steps = run.steps()
-    assert [s["step"] for s in steps] == [2, 4, 6, 8]
-    assert [s["loss"] for s in steps] == pytest.approx([3.0, 1.0, 0.4, 0.2])
-    assert [s["accuracy"] for s in steps] == pytest.approx([-2.0, 0.0, 0.6, 0.8])
+    assert [s["step"] for s in steps] == [1, 2, 4, 6, 8]
+    assert [s["loss"] for s in steps] == pytest.approx([4.0, 2.0, 1.0, 0.4, 0.2])
+    assert [s["accuracy"] for s in steps] == pytest.approx([-3.0, -1.0, 0.0, 0.6, 0.8])
     # Keras' running means would have drawn 3.0, 2.0, 0.4, 0.3: a curve jumping at each epoch.
 
 

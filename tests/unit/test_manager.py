@@ -178,3 +178,28 @@ def test_submit_and_runs_wait_from_the_command_line(cifar_dir, runs_dir):
     again = subprocess.run([*cli, "runs", "wait", "--all", run_id, "--runs-dir", str(runs_dir)], cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and again.stdout.strip() == progress[-1], again.stderr[-3000:]
+
+
+def test_a_standby_worker_takes_the_next_run_and_is_replaced_when_it_ends(cifar_dir, runs_dir):
+    """The app's manager keeps a worker with TensorFlow imported waiting: the next run is handed to
+    it (no new process, no TensorFlow start to wait for), Stop still reaches it, its output goes to
+    the run's log, and once nothing trains a new one waits for the run after."""
+    from cifar_tf.runs.liveness import is_worker_of
+
+    manager = RunManager(runs_dir, max_concurrent=1, data_dir=cifar_dir, standby=True)
+    manager.poll()
+    standby = manager.executors["local"]._standby
+    assert standby is not None and standby.poll() is None
+    run = manager.submit(TrainConfig(**{**TINY.to_dict(), "epochs": 30}), name="handed over")
+    assert run.record["pid"] == standby.pid
+    assert wait_for(lambda: len(store.load_run(run.id, runs_dir).steps()) >= 2, timeout=120)
+    assert is_worker_of(standby.pid, store.load_run(run.id, runs_dir))   # what Stop's escalation checks
+    manager.stop(run.id)
+    assert wait_for(lambda: status(manager, run) == "stopped", timeout=120)
+    assert standby.wait(timeout=30) == 0
+    assert f"run {run.id}: stopped after" in (runs_dir / run.id / "worker.log").read_text()
+    manager.poll()
+    after = manager.executors["local"]._standby
+    assert after is not None and after.pid != standby.pid and after.poll() is None
+    after.stdin.close()                                  # the app is gone: the standby leaves
+    assert after.wait(timeout=60) == 0
