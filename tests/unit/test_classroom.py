@@ -64,7 +64,8 @@ def test_a_seat_is_found_by_its_token_and_only_its_hash_is_stored(room, runs_dir
     assert room.viewer(token) == me
 
 
-@pytest.mark.parametrize("forged", [new_token(), "x" * 500, "", None, "../../etc/passwd", "ab cd" * 10])
+@pytest.mark.parametrize("forged", [new_token(), "x" * 500, "", None, "../../etc/passwd", "ab cd" * 10],
+                         ids=["unknown token", "500 characters", "empty", "none", "a path", "spaces"])
 def test_a_forged_or_junk_token_is_a_newcomer_not_someone_else(room, forged):
     seated(room, "Ada")
     nobody = room.viewer(forged)

@@ -187,9 +187,9 @@ def test_the_default_validation_split_fits_a_small_dataset(tmp_path, runs_dir):
 def test_a_run_stopped_mid_epoch_is_recorded_where_it_stopped(cifar_dir, runs_dir):
     run = store.create_run(runs_dir, arch="simple_cnn", config={}, name="stopped mid-epoch")
 
-    # Asked to stop once the 7th step record is written: at batch 4 of the second epoch (10 batches of
-    # 40 images, a record every 2 batches), which is then its last.
-    run.stop_requested = lambda: len(run.steps()) >= 7
+    # Asked to stop once the 8th step record is written: at batch 4 of the second epoch (10 batches of
+    # 40 images, a record after the first batch and then every 2), which is then its last.
+    run.stop_requested = lambda: len(run.steps()) >= 8
     train(TrainConfig(arch="simple_cnn", epochs=3, batch_size=40, val_size=100, log_every=2), run=run,
           data_dir=cifar_dir, log=lambda *_: None)
     record = store.load_run(run.id, runs_dir).record
