@@ -78,7 +78,7 @@ def max_runs():
 def standby_worker():
     """Whether the app keeps one worker process waiting, TensorFlow imported, for the next run:
     `$CIFAR_TF_STANDBY_WORKER`, on unless 0/off/false/no. A run started from a page then shows
-    its first curve points about 6 s sooner, for ~0.5 GB of memory while nothing trains."""
+    its first curve points about 7 s sooner, for about 1 GB of memory while nothing trains."""
     return (_env("CIFAR_TF_STANDBY_WORKER") or "on").lower() not in ("0", "off", "false", "no")
 
 

@@ -33,7 +33,8 @@ PRESETS = {
         description="airbench94, the fastest published CIFAR-10 recipe, in Keras: whitening, identity-"
                     "initialised convs, Nesterov SGD on the summed loss, lookahead, test-time augmentation. "
                     "On a GPU the published net for 10 epochs (~94 %); on a CPU a narrower one for 3 "
-                    "(~80 % in about a minute and a half on 2 cores).",
+                    "(~80 % on 2 cores: 70 s from Start to Completed on the Train page, 104 s from the "
+                    "command line).",
         config=_AIRBENCH94,
         # A CPU session must end in minutes: ReLU for GELU (8x cheaper here in bfloat16), half the
         # widths in block 1 and a quarter after, 3 epochs, smaller batches for more steps and a
