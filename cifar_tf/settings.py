@@ -12,6 +12,7 @@
 | `CIFAR_TF_TEACHER_CODE` | the code that unlocks teacher rights; setting it turns class mode on | one is made up and printed |
 | `CIFAR_TF_RAY_ADDRESS` | a Ray cluster (`HOST:PORT`) that trains the runs instead of this machine | off: local processes |
 | `CIFAR_TF_RAY_CPUS` | CPUs a run asks of a Ray cluster without GPUs | 2 |
+| `CIFAR_TF_STANDBY_WORKER` | the app keeps a worker waiting, TensorFlow imported, for the next run (`0`, `off` to stop) | on |
 | `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`, `KERASTUNER_TUNER_ID` | KerasTuner's distributed mode | off |
 | `TF_ENABLE_ONEDNN_OPTS` | TensorFlow's oneDNN kernels (read only to report them) | on |
 

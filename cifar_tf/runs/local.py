@@ -49,10 +49,14 @@ class LocalExecutor:
         run.start(pid=process.pid, phase="starting Python and TensorFlow",
                   executor={"kind": self.kind, "node": socket.gethostname()})
 
+    def _waiting_standby(self):
+        """The standby worker, if it is still there."""
+        return self._standby if self._standby is not None and self._standby.poll() is None else None
+
     def _hand_to_standby(self, run):
         """The standby worker, now training `run`; None when there is none ready to take it."""
-        standby, self._standby = self._standby, None
-        if standby is None or standby.poll() is not None:
+        standby, self._standby = self._waiting_standby(), None
+        if standby is None:
             return None
         try:
             standby.stdin.write(f"{run.path.resolve()}\n".encode())
@@ -67,7 +71,7 @@ class LocalExecutor:
         for run_id, process in list(self._processes.items()):
             if process.poll() is not None:
                 del self._processes[run_id]
-        if self._keep_standby and not self._processes and (self._standby is None or self._standby.poll() is not None):
+        if self._keep_standby and not self._processes and self._waiting_standby() is None:
             try:
                 self._standby = spawn(self._standby_arguments, os.devnull, stdin=subprocess.PIPE)
             except OSError:

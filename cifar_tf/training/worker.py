@@ -17,7 +17,7 @@ WORKER_NICENESS = 10
 
 def run_worker(run_path):
     """Train the queued run in `run_path` with the config stored in it; the exit status."""
-    os.nice(max(0, WORKER_NICENESS - os.nice(0)))
+    lower_priority()
     run = store.read_run(run_path)
     tags = run.record.get("tags") or {}
     try:
@@ -33,11 +33,16 @@ def run_worker(run_path):
     return 0
 
 
+def lower_priority():
+    """Nice WORKER_NICENESS, once: a standby worker is already there when it is handed a run."""
+    os.nice(max(0, WORKER_NICENESS - os.nice(0)))
+
+
 def wait_as_standby(data_dir=None):
     """A standby worker: TensorFlow and Keras imported (by this module) and the app's dataset read,
     wait for a run folder on stdin; its path, with this process's output now going to its log, or
     None at end of input (the app that kept this worker is gone)."""
-    os.nice(WORKER_NICENESS)
+    lower_priority()
     try:
         load_cifar10(data_dir)  # kept: a run on the same files reads them from memory
     except Exception:  # noqa: BLE001 - no dataset yet: the run will say so itself
