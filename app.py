@@ -5,7 +5,12 @@ This file only declares the pages; each page lays out widgets and charts, and th
 """
 import streamlit as st
 
-from cifar_tf import settings
+from cifar_tf import hardware, settings
+
+# Before any page imports Keras: the server keeps TensorFlow for its pages and takes no GPU
+# memory (it builds models to check them); the runs it starts are placed on the GPUs.
+settings.keep_tensorflow_for_pages()
+hardware.keep_gpus_free()
 
 st.set_page_config(page_title="CIFAR-10 Lab", page_icon=":material/science:", layout="wide")
 

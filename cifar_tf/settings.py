@@ -7,7 +7,9 @@
 | `KERAS_HOME` | Keras' own cache (its datasets, pretrained weights) | `~/.keras` |
 | `CIFAR10_URL`, `CIFAR10_MD5` | the archive `data download` fetches, and its checksum | the official archive |
 | `CIFAR_TF_RUNS_DIR` | the runs folder | the project's `models/` |
-| `CIFAR_TF_MAX_RUNS` | runs that train at once | one per GPU, one on a CPU; on Ray, as many as the cluster fits |
+| `CIFAR_TF_MAX_RUNS` | runs that train at once | `CIFAR_TF_RUNS_PER_GPU` per GPU, one on a CPU; on Ray, as many as the cluster fits |
+| `CIFAR_TF_RUNS_PER_GPU` | runs that share one GPU, each pinned to it and given an equal share of its memory | 8 |
+| `CIFAR_TF_BACKEND` | the Keras backend runs train with: `tensorflow` or `jax` (a run's `--backend` overrides it) | `KERAS_BACKEND`, else `tensorflow` |
 | `CIFAR_TF_CLASS_MODE` | class mode: names, owners, a teacher, challenges (`1`, `on`, `true`) | off |
 | `CIFAR_TF_TEACHER_CODE` | the code that unlocks teacher rights; setting it turns class mode on | one is made up and printed |
 | `CIFAR_TF_RAY_ADDRESS` | a Ray cluster (`HOST:PORT`) that trains the runs instead of this machine | off: local processes |
@@ -74,6 +76,42 @@ def max_runs():
     """`$CIFAR_TF_MAX_RUNS` as a positive integer, or None when unset or not one."""
     value = _env("CIFAR_TF_MAX_RUNS")
     return int(value) if value and value.isdigit() and int(value) > 0 else None
+
+
+def runs_per_gpu():
+    """`$CIFAR_TF_RUNS_PER_GPU`: how many runs share one GPU (default RUNS_PER_GPU)."""
+    value = _env("CIFAR_TF_RUNS_PER_GPU")
+    if value is None:
+        return RUNS_PER_GPU
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise ValueError(f"CIFAR_TF_RUNS_PER_GPU={value!r} is not valid: expected a whole number from 1 to 64")
+    return int(value)
+
+
+# Fast-preset runs of a class sharing one H200 (docs/benchmarks.md, "A class on one GPU"): the
+# card's throughput flattens out above this many at once, and each run's memory share (1/8 of the
+# card) is far more than a CIFAR-10 run holds.
+RUNS_PER_GPU = 8
+BACKENDS = ("tensorflow", "jax")
+
+
+def train_backend():
+    """The Keras backend training processes use: `$CIFAR_TF_BACKEND`, else `$KERAS_BACKEND`, else
+    tensorflow. The app server itself always runs TensorFlow for its pages."""
+    name = "CIFAR_TF_BACKEND" if _env("CIFAR_TF_BACKEND") else "KERAS_BACKEND"
+    value = (_env(name) or "tensorflow").strip().lower()
+    if value not in BACKENDS:
+        raise ValueError(f"{name}={_env(name)!r} is not valid: expected one of {', '.join(BACKENDS)}")
+    return value
+
+
+def keep_tensorflow_for_pages():
+    """The app server draws its pages with TensorFlow whatever backend runs train with: a
+    KERAS_BACKEND it was started with becomes the runs' default (CIFAR_TF_BACKEND), and the
+    server's own Keras runs TensorFlow. Call before Keras is imported."""
+    if _env("KERAS_BACKEND") and not _env("CIFAR_TF_BACKEND"):
+        os.environ["CIFAR_TF_BACKEND"] = _env("KERAS_BACKEND")
+    os.environ["KERAS_BACKEND"] = "tensorflow"
 
 
 def standby_worker():

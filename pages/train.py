@@ -135,6 +135,9 @@ with setup:
         c3.number_input("Log every (batches)", step=1, key="cfg_log_every", **form.number_bounds("log_every"))
         c1.selectbox("Mixed precision", form.choices("mixed_precision"), key="cfg_mixed_precision")
         c2.selectbox("XLA", form.choices("xla"), key="cfg_xla")
+        c3.selectbox("Keras backend", form.choices("backend"), key="cfg_backend",
+                     help="auto: the lab's default (CIFAR_TF_BACKEND). The run records the backend, device "
+                          "and precision it trained with.")
 
     config, error = rules.config(st.session_state)
     if config is not None:

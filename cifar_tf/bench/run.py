@@ -105,9 +105,10 @@ def _dataset(data_dir, cache_dir):
         return None
 
 
-def worker(task, **kwargs):
-    """Run one measurement in a fresh Python process; return its result with its peak memory."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}  # `-m` from the project folder finds cifar_tf
+def worker(task, env=None, **kwargs):
+    """Run one measurement in a fresh Python process (with `env` for its environment, else this
+    one's); return its result with its peak memory."""
+    env = {**(env or os.environ), "TF_CPP_MIN_LOG_LEVEL": "3"}  # `-m` from the project folder finds cifar_tf
     with tempfile.TemporaryFile("w+") as out:
         process = subprocess.Popen([sys.executable, "-m", "cifar_tf.bench", task, json.dumps(kwargs)],
                                    stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_DIR)

@@ -48,6 +48,8 @@ TRAIN_FLAGS = {  # flag → (TrainConfig field, help)
     "--xla": ("xla", "auto, on or off"),
     "--log-every": ("log_every", "batches between two live step records"),
     "--recipe": ("recipe", "keras (fit with the settings above) or airbench (the fast preset's own train step)"),
+    "--backend": ("backend", "the Keras backend to train with: tensorflow, jax or auto (CIFAR_TF_BACKEND, "
+                             "else KERAS_BACKEND, else tensorflow)"),
 }
 
 

@@ -11,13 +11,15 @@ import subprocess
 import sys
 
 from .. import settings
-from ..hardware import gpu_names
+from ..hardware import gpus_for_runs
 from .liveness import WORKER_LOG, is_worker_of, on_this_host
+from .placement import default_max_concurrent, gpu_of, pick_gpu, process_env
 
 
-def default_max_concurrent():
-    """`$CIFAR_TF_MAX_RUNS`, else one run per GPU, else one on a CPU."""
-    return settings.max_runs() or max(1, len(gpu_names()))
+def run_backend(run):
+    """The Keras backend a run trains with: its config's `backend`, or the lab's default."""
+    backend = (run.record.get("config") or {}).get("backend") or "auto"
+    return settings.train_backend() if backend == "auto" else backend
 
 
 class LocalExecutor:
@@ -30,6 +32,8 @@ class LocalExecutor:
         # sees between Start and the first curve points. Kept while nothing of ours trains.
         self._keep_standby = standby
         self._standby = None
+        self._standby_backend = None
+        self._busy_gpus = []  # the GPU of every running run, as the last sync found them
         self._standby_arguments = ["worker", "--standby"] + (["--data-dir", str(data_dir)] if data_dir else [])
 
     def default_max_concurrent(self):
@@ -40,21 +44,30 @@ class LocalExecutor:
 
     def launch(self, run):
         try:
-            process = self._hand_to_standby(run) or spawn(["worker", str(run.path.resolve())], run.file(WORKER_LOG))
-        except OSError as error:
+            backend = run_backend(run)
+            gpu = pick_gpu(self._busy_gpus)
+            process = (self._hand_to_standby(run, backend, gpu)
+                       or spawn(["worker", str(run.path.resolve())], run.file(WORKER_LOG), process_env(gpu, backend)))
+        except (OSError, ValueError) as error:  # ValueError: a bad CIFAR_TF_BACKEND or CIFAR_TF_RUNS_PER_GPU
             run.finish("failed", error=f"could not start the training process: {error}")
             return
         self._processes[run.id] = process
+        self._busy_gpus.append(gpu)
         # Marked running with the worker's pid at once, so no other manager starts it too.
-        run.start(pid=process.pid, phase="starting Python and TensorFlow",
-                  executor={"kind": self.kind, "node": socket.gethostname()})
+        run.start(pid=process.pid, phase=f"starting Python and {backend}",
+                  executor={"kind": self.kind, "node": socket.gethostname()},
+                  placement={"gpu": gpu, "backend": backend})
 
     def _waiting_standby(self):
         """The standby worker, if it is still there."""
         return self._standby if self._standby is not None and self._standby.poll() is None else None
 
-    def _hand_to_standby(self, run):
-        """The standby worker, now training `run`; None when there is none ready to take it."""
+    def _hand_to_standby(self, run, backend, gpu):
+        """The standby worker, now training `run`; None when there is none ready to take it (it
+        waits on the CPU with the default backend, so a run for a GPU or another backend starts
+        its own process)."""
+        if gpu is not None or backend != self._standby_backend:
+            return None
         standby, self._standby = self._waiting_standby(), None
         if standby is None:
             return None
@@ -71,10 +84,15 @@ class LocalExecutor:
         for run_id, process in list(self._processes.items()):
             if process.poll() is not None:
                 del self._processes[run_id]
-        if self._keep_standby and not self._processes and self._waiting_standby() is None:
+        self._busy_gpus = [gpu_of(run) for run in runs if run.status == "running" and gpu_of(run) is not None]
+        # A standby worker only where runs train on the CPU: on a GPU machine a run's process must
+        # be pinned to its GPU before its backend starts, which a waiting process cannot be.
+        if self._keep_standby and not gpus_for_runs() and not self._processes and self._waiting_standby() is None:
             try:
-                self._standby = spawn(self._standby_arguments, os.devnull, stdin=subprocess.PIPE)
-            except OSError:
+                self._standby_backend = settings.train_backend()
+                self._standby = spawn(self._standby_arguments, os.devnull,
+                                      process_env(None, self._standby_backend), stdin=subprocess.PIPE)
+            except (OSError, ValueError):
                 self._standby = None
 
     def signal(self, run, signum):

@@ -19,6 +19,7 @@ import threading
 import time
 
 from .. import settings
+from ..hardware import keep_gpus_free
 from . import store
 from .files import file_lock
 from .liveness import executor_kind
@@ -41,6 +42,8 @@ def handed_over(run):
 class RunManager:
     def __init__(self, runs_dir=None, *, max_concurrent=None, data_dir=None, poll_every=1.0, ray_address=None,
                  standby=False):
+        # submit() builds a model to check it: in this process, never on a GPU the runs need.
+        keep_gpus_free()
         self.runs_dir = store.resolve_runs_dir(runs_dir)
         # Runs started here go to the launcher; any run is signalled by the executor of its kind.
         self.executors = {"local": LocalExecutor(standby=standby, data_dir=data_dir)}

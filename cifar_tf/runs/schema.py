@@ -17,6 +17,7 @@ RECORD_FIELDS = {
     "pid": (int, type(None)), "host": (str, type(None)), "train_size": (int, type(None)),
     "val_size": (int, type(None)), "steps_per_epoch": (int, type(None)), "total_steps": (int, type(None)),
     "recipe": (str, type(None)), "data_path": (str, type(None)), "phase": (str, type(None)),
+    "placement": (dict, type(None)),
 }
 # A TrainConfig's fields as a record holds them (tests/unit/test_runs.py keeps this in step with it).
 CONFIG_FIELDS = {
@@ -26,7 +27,7 @@ CONFIG_FIELDS = {
     "label_smoothing": NUMBER, "augment": (str,), "sam_rho": NUMBER, "fine_tune_epochs": (int,),
     "fine_tune_lr_factor": NUMBER, "early_stopping": (int,), "train_limit": (int,),
     "val_size": (int, type(None)), "seed": (int,), "mixed_precision": (str,), "xla": (str,),
-    "log_every": (int,), "recipe": (str,),
+    "log_every": (int,), "recipe": (str,), "backend": (str,),
 }
 MAX_DEPTH = 32   # deeper than any record the lab writes; deep enough nesting breaks pages and charts
 

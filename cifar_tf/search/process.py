@@ -20,11 +20,14 @@ class SearchStopped(BaseException):
 
 def start_process(search):
     """Run `search` in a separate process (`python -m cifar_tf search-worker FOLDER`)."""
+    from .. import settings
     from ..runs.local import spawn
+    from ..runs.placement import pick_gpu, process_env
 
     try:
-        process = spawn(["search-worker", str(search.path)], search.path / LOG_FILE)
-    except OSError as error:
+        process = spawn(["search-worker", str(search.path)], search.path / LOG_FILE,
+                        process_env(pick_gpu(()), settings.train_backend()))
+    except (OSError, ValueError) as error:
         search.finish("failed", error=f"could not start the search process: {error}")
         raise
     # Marked running with the process id at once, so that a listing never shows it idle, and a

@@ -28,7 +28,7 @@ OBJECTIVE = "val_accuracy"
 # Fields a search sets itself (budget) or that would change the data between trials: a space
 # may not vary them, so every trial of a search sees the same training and validation images.
 BUDGET_FIELDS = ("epochs", "train_limit", "val_size")
-NOT_SEARCHABLE = ("arch", "arch_params", "seed", "mixed_precision", "xla", "log_every") + BUDGET_FIELDS
+NOT_SEARCHABLE = ("arch", "arch_params", "seed", "mixed_precision", "xla", "backend", "log_every") + BUDGET_FIELDS
 CONFIG_FIELDS = tuple(f.name for f in fields(TrainConfig))
 SPACE_KEYS = ("description", "arch", "base", "hyperparameters", "tuner", "epochs")
 

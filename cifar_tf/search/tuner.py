@@ -183,21 +183,24 @@ def run_search(path, *, data_dir=None, log=print):
 def _start_local_workers(search):
     """Several trials at once on one machine: this process becomes the chief of local workers.
 
-    KerasTuner's distributed mode on 127.0.0.1, one worker process per GPU (each sees only its own).
+    KerasTuner's distributed mode on 127.0.0.1; the workers are placed on the GPUs as runs are
+    (`runs.placement`), each seeing only its own.
     """
-    from ..hardware import gpu_names
+    from .. import settings
     from ..runs.local import spawn
+    from ..runs.placement import pick_gpu, process_env
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     oracle = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port}
     os.environ.update(oracle, KERASTUNER_TUNER_ID="chief")  # KerasTuner reads its mode from here
-    gpus = len(gpu_names())
-    return [spawn(["search-worker", str(search.path)], search.path / f"worker{i}.log",
-                  env={**oracle, "KERASTUNER_TUNER_ID": f"tuner{i}",
-                       **({"CUDA_VISIBLE_DEVICES": str(i % gpus)} if gpus else {})})
-            for i in range(search.record["workers"])]
+    backend, placed, workers = settings.train_backend(), [], []
+    for i in range(search.record["workers"]):
+        placed.append(pick_gpu(placed))
+        workers.append(spawn(["search-worker", str(search.path)], search.path / f"worker{i}.log",
+                             env={**oracle, "KERASTUNER_TUNER_ID": f"tuner{i}", **process_env(placed[-1], backend)}))
+    return workers
 
 
 def _end_local_workers(search, workers, grace_s=120):

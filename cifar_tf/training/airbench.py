@@ -16,6 +16,7 @@ legacy/airbench94.py of github.com/KellerJordan/cifar10-airbench. The network is
 life, live metrics, stop requests and saved run as any other. The saved model.keras stays a plain
 functional model.
 """
+import functools
 import math
 
 import keras
@@ -120,61 +121,71 @@ def init_whitening(model, images, eps=HYP["net"]["whiten_eps"]):
 
 # --- data ----------------------------------------------------------------------------------------
 
-def flip_batch(images, flips):
-    import tensorflow as tf
+def translate_batch(images, offsets, pad):
+    """Move each image (N, H, W, C) by a whole number of pixels, `offsets` (2, N) in [0, 2 pad]
+    minus pad along rows and columns, filling from a reflection (torch's 'reflect', the edge
+    pixel not repeated). Two gathers, no loops; keras.ops, so any backend runs it."""
+    from keras import ops
 
-    return tf.where(flips[:, None, None, None], tf.reverse(images, axis=[2]), images)
+    height, width = images.shape[1], images.shape[2]
+    padded = ops.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect")
+    rows = offsets[0][:, None] + ops.arange(height, dtype="int32")[None, :]
+    cols = offsets[1][:, None] + ops.arange(width, dtype="int32")[None, :]
+    out = ops.take_along_axis(padded, rows[:, :, None, None], axis=1)          # (N, H, W + 2 pad, C)
+    return ops.take_along_axis(out, cols[:, None, :, None], axis=2)            # (N, H, W, C)
 
 
-def translate_batch(images, pad, seed):
-    """Move each image by a random whole number of pixels in [-pad, pad] along each axis, filling
-    from a reflection (torch's 'reflect', the edge pixel not repeated). Two gathers, no loops."""
-    import tensorflow as tf
+def make_batch(images, labels, indices, offsets, mirror, *, translate):
+    """One training batch from the whole set (on the training device): gather, mirror all of it
+    on odd epochs (`mirror`, a 0-d bool), translate; float32 images, one-hot labels."""
+    from keras import ops
 
-    shape = tf.shape(images)
-    n, height, width = shape[0], shape[1], shape[2]
-    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    offsets = tf.random.stateless_uniform((2, n), seed, minval=0, maxval=2 * pad + 1, dtype=tf.int32)
-    rows = offsets[0][:, None] + tf.range(height)[None, :]
-    cols = offsets[1][:, None] + tf.range(width)[None, :]
-    out = tf.gather(padded, rows, axis=1, batch_dims=1)          # (N, H, W + 2 pad, C)
-    return tf.gather(out, cols, axis=2, batch_dims=1)            # (N, H, W, C)
+    batch = ops.cast(ops.take(images, indices, axis=0), "float32")
+    batch = ops.where(mirror, ops.flip(batch, axis=2), batch)
+    if translate:
+        batch = translate_batch(batch, offsets, translate)
+    return batch, ops.take(labels, indices, axis=0)
+
+
+def _compiled(function):
+    """`function` compiled by the backend: one XLA program per batch shape."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(function)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function, reduce_retracing=True)
+    return function
 
 
 def training_batches(x, y, *, batch_size, epochs, flip=True, translate=2, seed=0, num_classes=10):
-    """`epochs` x (len(x) // batch_size) augmented uint8 batches with one-hot labels.
+    """`epochs` x (len(x) // batch_size) augmented batches (float32 images, one-hot labels), made
+    on the training device from the whole set, which goes there once, as airbench keeps it.
 
-    Alternating flip: each image gets a random mirror once, at epoch 0, and the whole set is
+    Alternating flip: each image gets a random mirror once, before epoch 0, and the whole set is
     mirrored on every odd epoch, so an image is seen both ways in any two consecutive epochs
-    (random flips repeat a view half the time). Shuffling and translation are redrawn each epoch.
-    Everything is stateless-seeded, so a run is repeatable.
+    (random flips repeat a view half the time). Shuffling and translation are redrawn each epoch,
+    on the host from one seeded generator (a few kB a step), so a run is repeatable.
     """
-    import tensorflow as tf
+    from keras import ops
 
-    n = len(x)
-    steps = n // batch_size
-    images = tf.constant(np.asarray(x, np.uint8))
-    labels = tf.one_hot(tf.constant(np.asarray(y).reshape(-1), tf.int32), num_classes)
-    base_flips = tf.random.stateless_uniform((n,), [seed, 0]) < 0.5 if flip else tf.zeros((n,), tf.bool)
-
-    def epoch_batches(epoch):
-        order = tf.argsort(tf.random.stateless_uniform((n,), [seed, 1 + epoch]))
-        order = tf.reshape(order[:steps * batch_size], (steps, batch_size))
-        mirror_all = tf.logical_and(tf.constant(flip), epoch % 2 == 1)
-
-        def batch(step, indices):
-            batch_images = tf.gather(images, indices)
-            flips = tf.math.logical_xor(tf.gather(base_flips, indices), mirror_all)
-            batch_images = flip_batch(batch_images, flips)
-            if translate:
-                batch_images = translate_batch(batch_images, translate,
-                                               tf.stack([tf.cast(seed, tf.int64) + 7919, epoch * steps + step]))
-            return batch_images, tf.gather(labels, indices)
-
-        return tf.data.Dataset.from_tensor_slices(order).enumerate().map(
-            batch, num_parallel_calls=tf.data.AUTOTUNE)
-
-    return tf.data.Dataset.range(epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
+    rng = np.random.default_rng([seed, 0xA1B])
+    x = np.asarray(x, np.uint8)
+    n, steps = len(x), len(x) // batch_size
+    if flip:
+        x = np.where((rng.random(n) < 0.5)[:, None, None, None], x[:, :, ::-1], x)
+    images = ops.convert_to_tensor(x)
+    labels = ops.one_hot(ops.convert_to_tensor(np.asarray(y).reshape(-1).astype(np.int32)), num_classes)
+    batch = _compiled(functools.partial(make_batch, translate=translate))
+    for epoch in range(epochs):
+        order = rng.permutation(n)[:steps * batch_size].reshape(steps, batch_size).astype(np.int32)
+        offsets = rng.integers(0, 2 * translate + 1, (steps, 2, batch_size), dtype=np.int32)
+        mirror = np.asarray(flip and epoch % 2 == 1)
+        for step in range(steps):
+            yield batch(images, labels, order[step], offsets[step], mirror)
 
 
 # --- the training step ---------------------------------------------------------------------------
@@ -184,6 +195,11 @@ class AirbenchTrainer(keras.Model):
 
     Only the wrapped functional model is saved, as with optim.SharpnessAware. `fit` it on
     `training_batches`; call `finish()` afterwards so the net takes the averaged weights.
+
+    The recipe is written once, in keras.ops, on variables (`summed_loss`, `gradient_scales`,
+    `lookahead_step`); each backend has its own small train step around it, as keras.io's
+    "custom train step" guides do: TensorFlow's records a tape and assigns, JAX's is a pure
+    function of the state that runs the same code inside a StatelessScope.
     """
 
     def __init__(self, model, settings, **kwargs):
@@ -192,15 +208,15 @@ class AirbenchTrainer(keras.Model):
         self.settings = dict(settings)
         # The loss wants logits: the same layers, up to the input of the final softmax.
         self.logits_net = keras.Model(_input(model), model.get_layer("probabilities").input)
-        frozen = self._whiten_attr("kernel")
+        self.frozen_kernel = self._whiten_attr("kernel")
         self.whiten_bias = self._whiten_attr("bias")
-        self.bn_biases = [layer.beta for layer in model.layers
-                          if isinstance(layer, keras.layers.BatchNormalization) and layer.center]
-        # The whitening kernel never trains: left out of the list rather than made untrainable,
-        # since changing `trainable` after compile() would need a recompile.
-        self.train_vars = [v for v in model.trainable_weights if v is not frozen]
-        bn_ids = {id(v) for v in self.bn_biases}
-        self._lr_scale = [HYP["opt"]["bias_scaler"] if id(v) in bn_ids else 1.0 for v in self.train_vars]
+        bn_biases = {id(layer.beta) for layer in model.layers
+                     if isinstance(layer, keras.layers.BatchNormalization) and layer.center}
+        # Per-variable rate factors, in the order of `trainable_variables`: 64x for BatchNorm
+        # biases, 0 for the whitening kernel (it never trains: a zero gradient keeps it, where
+        # changing `trainable` after compile() would need a recompile).
+        self._lr_scale = [0.0 if v is self.frozen_kernel else HYP["opt"]["bias_scaler"] if id(v) in bn_biases
+                          else 1.0 for v in model.trainable_weights]
         # Lookahead covers every float weight, BatchNorm's moving statistics included.
         self._ema_sources = [v for v in model.weights if "float" in str(v.dtype)]
         self._ema = [keras.Variable(keras.ops.convert_to_numpy(v.value), trainable=False,
@@ -217,59 +233,112 @@ class AirbenchTrainer(keras.Model):
     def call(self, inputs, training=False):
         return self.net(inputs, training=training)
 
+    # --- the recipe, on variables, any backend ---------------------------------------------------
+
+    def summed_loss(self, x, y):
+        """(label-smoothed cross-entropy summed over the batch, the same plus coupled L2, logits)."""
+        ops = keras.ops
+        logits = ops.cast(self.logits_net(x, training=True), "float32")
+        loss = self.ce(ops.cast(y, "float32"), logits)
+        total = loss + self.l2_penalty(ops.shape(x)[0]) if self.settings["weight_decay"] else loss
+        return loss, total, logits
+
     def l2_penalty(self, batch_size):
         """Coupled L2 on the summed loss: 0.5 x batch x wd x |w|^2, BatchNorm biases at wd / 64,
         so that with their 64x rate they decay per step exactly as much as the other weights."""
-        import tensorflow as tf
+        ops = keras.ops
+        terms = [ops.sum(ops.square(v.value)) / scale
+                 for v, scale in zip(self.net.trainable_weights, self._lr_scale) if scale]
+        return 0.5 * ops.cast(batch_size, "float32") * self.settings["weight_decay"] * ops.sum(ops.stack(terms))
 
-        terms = [tf.reduce_sum(tf.square(v.value)) / scale for v, scale in zip(self.train_vars, self._lr_scale)]
-        return 0.5 * tf.cast(batch_size, tf.float32) * self.settings["weight_decay"] * tf.add_n(terms)
+    def gradient_scales(self):
+        """Per-group rates as gradient scales (Keras' SGD is linear in lr x gradient), and the
+        whitening bias masked after its epochs rather than toggled untrainable."""
+        ops = keras.ops
+        bias_on = ops.cast(self.optimizer.iterations < self.settings["whiten_bias_steps"], "float32")
+        return [scale * bias_on if v is self.whiten_bias else scale
+                for v, scale in zip(self.net.trainable_weights, self._lr_scale)]
 
-    def train_step(self, data):
+    def lookahead_step(self):
+        """Every `every` steps (counting this one): average <- decay x average + (1 - decay) x
+        weights; weights <- average, with decay rising as (step / total)^3 so late steps weigh most."""
+        ops = keras.ops
+        step = self.optimizer.iterations
+        due = ops.equal(step % HYP["lookahead"]["every"], 0)
+        fraction = ops.cast(step, "float32") / max(1, self.settings["total_steps"])
+        decay = HYP["lookahead"]["decay"] * fraction ** 3
+        for average, weight in zip(self._ema, self._ema_sources):
+            blended = decay * average.value + (1.0 - decay) * ops.cast(weight.value, average.dtype)
+            average.assign(ops.where(due, blended, average.value))
+            weight.assign(ops.where(due, ops.cast(blended, weight.dtype), weight.value))
+
+    # --- one step per backend --------------------------------------------------------------------
+
+    def train_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._jax_train_step(*args)
+        return self._tensorflow_train_step(*args)
+
+    def _tensorflow_train_step(self, data):
         import tensorflow as tf
 
         x, y = data[0], data[1]
-        batch = tf.shape(x)[0]
+        weights = self.net.trainable_weights
         with tf.GradientTape() as tape:
-            logits = tf.cast(self.logits_net(x, training=True), tf.float32)
-            loss = self.ce(tf.cast(y, tf.float32), logits)          # summed over the batch
-            total = loss + self.l2_penalty(batch) if self.settings["weight_decay"] else loss
+            loss, total, logits = self.summed_loss(x, y)
             scaled = self.optimizer.scale_loss(total)               # float16 loss scaling, if any
-        gradients = tape.gradient(scaled, self.train_vars)
-        # Per-group rates as gradient scales (Keras' SGD is linear in lr x gradient), and the
-        # whitening bias masked after its epochs rather than toggled untrainable.
-        bias_on = tf.cast(self.optimizer.iterations < self.settings["whiten_bias_steps"], tf.float32)
-        self.optimizer.apply_gradients([
-            (g * (scale * bias_on if v is self.whiten_bias else scale), v)
-            for g, v, scale in zip(gradients, self.train_vars, self._lr_scale) if g is not None])
-
-        step = self.optimizer.iterations                            # steps done, this one included
-        every = HYP["lookahead"]["every"]
-        tf.cond(tf.equal(step % every, 0), lambda: self.lookahead(self.lookahead_decay(step)),
-                lambda: tf.constant(False))
-
+        gradients = tape.gradient(scaled, weights)
+        self.optimizer.apply_gradients([(g * scale, v) for g, v, scale in
+                                        zip(gradients, weights, self.gradient_scales()) if g is not None])
+        self.lookahead_step()
+        batch = tf.shape(x)[0]
         self._loss_tracker.update_state(loss / tf.cast(batch, tf.float32), sample_weight=batch)
         return self.compute_metrics(x, y, logits)
 
-    def lookahead_decay(self, step):
-        import tensorflow as tf
+    def _jax_train_step(self, state, data):
+        import jax
 
-        fraction = tf.cast(step, tf.float32) / max(1, self.settings["total_steps"])
-        return HYP["lookahead"]["decay"] * fraction ** 3
+        trainable, non_trainable, optimizer_values, metrics_values = state
+        x, y = data[0], data[1]
+        variables = self.trainable_variables + self.non_trainable_variables + self.optimizer.variables
 
-    def lookahead(self, decay):
-        """average <- decay x average + (1 - decay) x weights; weights <- average."""
-        import tensorflow as tf
+        def scaled_loss(trainable):
+            mapping = list(zip(self.trainable_variables, trainable)) + \
+                list(zip(self.non_trainable_variables, non_trainable)) + \
+                list(zip(self.optimizer.variables, optimizer_values))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                loss, total, logits = self.summed_loss(x, y)
+                scaled = self.optimizer.scale_loss(total)
+            moved = [_current(scope, v, value) for v, value in zip(self.non_trainable_variables, non_trainable)]
+            return scaled, (loss, logits, moved)
 
-        for average, weight in zip(self._ema, self._ema_sources):
-            average.assign(decay * average.value + (1.0 - decay) * tf.cast(weight.value, average.dtype))
-            weight.assign(average.value)
-        return tf.constant(True)
+        (_, (loss, logits, non_trainable)), gradients = jax.value_and_grad(scaled_loss, has_aux=True)(trainable)
+        with keras.StatelessScope(state_mapping=list(zip(self.optimizer.variables, optimizer_values))):
+            scale_of = {id(v): scale for v, scale in zip(self.net.trainable_weights, self.gradient_scales())}
+        gradients = [g * scale_of[id(v)] for g, v in zip(gradients, self.trainable_variables)]
+        trainable, optimizer_values = self.optimizer.stateless_apply(optimizer_values, gradients, trainable)
+
+        values = list(trainable) + list(non_trainable) + list(optimizer_values)
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+            self.lookahead_step()
+        values = [_current(scope, v, value) for v, value in zip(variables, values)]
+        trainable = values[:len(trainable)]
+        non_trainable = values[len(trainable):len(trainable) + len(non_trainable)]
+
+        batch = x.shape[0]
+        logs, metrics_values = self._update_metrics_variables(metrics_values, loss / batch, x, y, logits, None)
+        return logs, (trainable, non_trainable, optimizer_values, metrics_values)
 
     def finish(self):
         """End on the averaged weights, as airbench does (its final update with decay 1)."""
         for average, weight in zip(self._ema, self._ema_sources):
             weight.assign(average.value)
+
+
+def _current(scope, variable, value):
+    """The value a StatelessScope ended with for `variable` (`value` if nothing assigned it)."""
+    current = scope.get_current_value(variable)
+    return value if current is None else current
 
 
 def make_optimizer(settings):
@@ -301,35 +370,33 @@ TTA_WEIGHTS = {  # views: image, mirror, shift up-left, its mirror, shift down-r
 
 def tta_views(images, levels=2):
     """The six views airbench averages (fewer for lower levels), stacked on a new first axis."""
-    import tensorflow as tf
-
-    images = tf.cast(images, tf.float32)
-    mirror = lambda v: tf.reverse(v, axis=[2])  # noqa: E731
-    views = [images, mirror(images)]
+    ops = keras.ops
+    images = ops.cast(images, "float32")
+    views = [images, ops.flip(images, axis=2)]
     if levels >= 2:
-        padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+        padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
         shifted = [padded[:, :-2, :-2], padded[:, 2:, 2:]]
-        views += [shifted[0], mirror(shifted[0]), shifted[1], mirror(shifted[1])]
-    return tf.stack(views)
+        views += [shifted[0], ops.flip(shifted[0], axis=2), shifted[1], ops.flip(shifted[1], axis=2)]
+    return ops.stack(views)
 
 
 def view_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta"]["batch_size"]):
     """Logits of `model` for each of airbench's TTA views of uint8 images (N, 32, 32, 3):
-    (views, N, classes), the plain images first."""
-    import tensorflow as tf
-
+    (views, N, classes), the plain images first. The views are made and scored in one compiled
+    function per batch, on the device the model is on."""
+    ops = keras.ops
     logits_net = keras.Model(_input(model), model.get_layer("probabilities").input)
     count = sum(1 for w in TTA_WEIGHTS[level] if w)
 
-    @tf.function(reduce_retracing=True)
-    def per_view(batch):
-        views = tta_views(batch, levels=level)[:count]
-        n = tf.shape(batch)[0]
-        logits = tf.cast(logits_net(tf.reshape(views, (-1, 32, 32, 3)), training=False), tf.float32)
-        return tf.reshape(logits, (count, n, -1))
+    def per_view(trainable, non_trainable, batch):
+        views = ops.reshape(tta_views(batch, levels=level)[:count], (-1, *batch.shape[1:]))
+        logits, _ = logits_net.stateless_call(trainable, non_trainable, views, training=False)
+        return ops.reshape(ops.cast(logits, "float32"), (count, ops.shape(batch)[0], -1))
 
+    per_view = _compiled(per_view)
+    state = ([v.value for v in logits_net.trainable_variables], [v.value for v in logits_net.non_trainable_variables])
     images = np.asarray(images)
-    out = [per_view(tf.constant(images[i:i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
+    out = [ops.convert_to_numpy(per_view(*state, images[i:i + batch_size])) for i in range(0, len(images), batch_size)]
     return np.concatenate(out, axis=1) if out else np.empty((count, 0, model.output_shape[-1]), np.float32)
 
 
@@ -360,8 +427,6 @@ def plan(config, train_size):
 def fit(model, config, data, *, device, callbacks=(), stop=None, log=print, phase=lambda text: None):
     """Whiten from the training images, train `model` the airbench way, end on the averaged
     weights; the Keras history. What a run and the benchmark share."""
-    from ..data.augment import evaluation_dataset
-
     x_train, y_train = data["x_train"], data["y_train"]
     settings = recipe_settings(config, len(x_train))
     rng = np.random.default_rng(config.seed)
@@ -373,7 +438,11 @@ def fit(model, config, data, *, device, callbacks=(), stop=None, log=print, phas
     phase("tracing the training step")
     batches = training_batches(x_train, y_train, batch_size=settings["batch_size"], epochs=config.epochs,
                                flip=settings["flip"], translate=settings["translate"], seed=config.seed)
-    validation = evaluation_dataset(data["x_val"], data["y_val"]) if len(data.get("x_val", ())) else None
+    validation = None
+    if len(data.get("x_val", ())):
+        from ..data.device_batches import evaluation_data
+
+        validation = evaluation_data(data["x_val"], data["y_val"])
     history = trainer.fit(batches, epochs=config.epochs, steps_per_epoch=settings["steps_per_epoch"],
                           validation_data=validation, callbacks=list(callbacks), shuffle=False,
                           verbose=0).history  # batches come shuffled

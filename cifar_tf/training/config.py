@@ -20,6 +20,8 @@ SWITCHES = ("auto", "on", "off")
 # How a run trains: Keras' fit with the settings above, or airbench94's own train step
 # (cifar_tf/training/airbench.py: whitening, summed loss, coupled L2, lookahead, TTA).
 RECIPES = ("keras", "airbench")
+# The Keras backend a run trains with; "auto" is the lab's default (CIFAR_TF_BACKEND, KERAS_BACKEND).
+BACKENDS = ("auto", "tensorflow", "jax")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class TrainConfig:
     xla: str = "auto"
     log_every: int = 10            # batches between two step records
     recipe: str = "keras"          # "airbench": lr is on the summed loss, weight_decay coupled L2
+    backend: str = "auto"          # the Keras backend: tensorflow, jax, or auto (the lab's default)
 
     def validated(self):
         """A checked copy: numbers coerced, every bad value reported by field name."""
@@ -120,7 +123,7 @@ LIMITS = {
 }
 OPTIONAL = ("dropout", "val_size")   # None: the architecture's own dropout, the default validation split
 CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "mixed_precision": PRECISIONS,
-           "xla": SWITCHES, "recipe": RECIPES}
+           "xla": SWITCHES, "recipe": RECIPES, "backend": BACKENDS}
 
 
 def check_config(config, *, build=True):

@@ -1,31 +1,51 @@
-"""The settings that suit the device a run trains on: precision, XLA, GPU memory growth.
+"""The settings that suit the device a run trains on: backend, precision, XLA, GPU memory.
 
-`configure()` applies a TrainConfig's choices inside a training process and says what it chose;
-`float32_copy()` is what a run saves. What the machine has is `cifar_tf.hardware`.
+`prepare_process()` runs first in every training process, before Keras, TensorFlow or JAX is
+imported and before any model is built: the backend and the GPU memory options are read once,
+when the backend starts, and never again. `configure()` then applies a TrainConfig's choices and
+says what it chose, for run.json; `float32_copy()` is what a run saves. What the machine has is
+`cifar_tf.hardware`; which GPU a process gets is `cifar_tf.runs.placement`.
 """
 import os
 import platform
+import sys
 
 from .. import settings
 from ..hardware import cpu_name, cpu_supports_bf16
 
 
-def configure(mixed_precision="auto", xla="auto"):
-    """Set up TensorFlow for training here; return what was chosen, for run.json."""
-    import keras
-    import tensorflow as tf
+def prepare_process(backend="auto"):
+    """Choose this process's Keras backend and how it takes GPU memory; return the backend.
 
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        try:
-            # Several runs share one GPU: each takes memory as it needs it, not all at once.
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:
-            pass  # already initialised in this process
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        name = details.get("device_name", "GPU")
-        capability = details.get("compute_capability") or (0, 0)
+    Raises ValueError if Keras already runs another backend here: a backend is chosen once per
+    process, so such a run must be started in a process of its own (the run manager does)."""
+    wanted = settings.train_backend() if backend in (None, "auto") else backend
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != wanted:
+            raise ValueError(f"backend {wanted!r} was asked for, but this process already runs Keras on "
+                             f"{keras.backend.backend()!r}: start it with KERAS_BACKEND={wanted} (or --backend {wanted})")
+    os.environ["KERAS_BACKEND"] = wanted
+    # Take GPU memory as it is needed, not the whole card at once (several runs share a GPU):
+    # TensorFlow's and JAX's own variables, read when they start. The run manager also sets a
+    # memory share per run (runs.placement); these keep a run started by hand just as polite.
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    # JAX keeps what it compiles on disk: the runs of a class share one network and one step,
+    # so every run after the first skips the compile.
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(settings.cache_dir().expanduser() / "jax"))
+    return wanted
+
+
+def configure(mixed_precision="auto", xla="auto"):
+    """Set up the Keras backend for training here; return what was chosen, for run.json."""
+    import keras
+
+    backend = keras.backend.backend()
+    gpu = _jax_gpu() if backend == "jax" else _tensorflow_gpu()
+    if gpu:
+        name, capability = gpu
         auto_precision = "bf16" if tuple(capability) >= (8, 0) else "fp16"
         auto_xla = True
     else:
@@ -39,19 +59,59 @@ def configure(mixed_precision="auto", xla="auto"):
         # - threads: intra-op 1 or 2 x inter-op 1 or 2 all within noise of each other, so
         #   TensorFlow's default (one per core) stays; oneDNN (TensorFlow's default on x86) must:
         #   without it the same steps ran more than 5x slower.
-        auto_precision = "bf16" if cpu_supports_bf16() else "off"
-        auto_xla = False
+        # JAX on a CPU: float32 (its bfloat16 speed there was not measured), and always XLA,
+        # since JAX compiles everything it runs.
+        auto_precision = "bf16" if cpu_supports_bf16() and backend == "tensorflow" else "off"
+        auto_xla = backend == "jax"
     precision = auto_precision if mixed_precision == "auto" else mixed_precision
     policy = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[precision]
     keras.mixed_precision.set_global_policy(policy)
-    use_xla = auto_xla if xla == "auto" else xla == "on"
+    use_xla = True if backend == "jax" else auto_xla if xla == "auto" else xla == "on"
     threads = os.cpu_count() or 1
-    return {"kind": "gpu" if gpus else "cpu", "name": name, "precision": policy, "xla": use_xla,
-            "threads": threads,
-            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or threads,
+    return {"kind": "gpu" if gpu else "cpu", "name": name, "precision": policy, "xla": use_xla,
+            "backend": backend, "threads": threads, **_backend_details(backend, threads),
+            "gpu_visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "keras": keras.__version__}
+
+
+def _tensorflow_gpu():
+    """(name, compute capability) of TensorFlow's first GPU, or None."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)  # as TF_FORCE_GPU_ALLOW_GROWTH
+        except RuntimeError:
+            pass  # already started: prepare_process() set the variable before it did
+    if not gpus:
+        return None
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return details.get("device_name", "GPU"), tuple(details.get("compute_capability") or (0, 0))
+
+
+def _jax_gpu():
+    """(name, compute capability) of JAX's first GPU, or None."""
+    import jax
+
+    try:
+        device = jax.devices("gpu")[0]
+    except RuntimeError:  # no GPU backend here
+        return None
+    capability = tuple(int(part) for part in str(getattr(device, "compute_capability", "0.0")).split("."))
+    return device.device_kind, capability
+
+
+def _backend_details(backend, threads):
+    if backend == "jax":
+        import jax
+
+        return {"jax": jax.__version__}
+    import tensorflow as tf
+
+    return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or threads,
             "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or threads,
             "onednn": settings.onednn_enabled() and platform.machine() in ("x86_64", "AMD64"),
-            "tensorflow": tf.__version__, "keras": keras.__version__}
+            "tensorflow": tf.__version__}
 
 
 def float32_copy(model):

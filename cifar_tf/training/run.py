@@ -1,9 +1,10 @@
 """One training run, start to finish: data, model, live metrics, stop requests, evaluation, saving.
 
 `train()` is what `python -m cifar_tf train` runs and what the app starts in a separate process.
-Every run lives the same life, whatever its recipe (`RECIPES`: Keras' own fit, or airbench's
-train step): check the config, start the run folder, load the data, build the model, fit it with
-the live metrics and stop callbacks, score the test set, save. While it trains, the run folder
+Every run lives the same life, whatever its recipe (Keras' own fit, or airbench's train step)
+and its Keras backend (TensorFlow or JAX, chosen before Keras loads): check the config, start the
+run folder, load the data, build the model, fit it with the live metrics and stop callbacks,
+score the test set, save. While it trains, the run folder
 receives a step record every few batches and an epoch record every epoch, so another process can
 draw live curves; a stop request (a STOP file in the folder, SIGINT or SIGTERM) ends the current
 batch, then the run is evaluated and saved as `stopped`.
@@ -13,16 +14,11 @@ import signal
 import threading
 import time
 
-import keras
-
 from ..data.cifar10 import load_cifar10, split_train_val, stratified_subset
 from ..runs import store
 from ..runs.files import atomic_save_npy, atomic_write_json
-from . import airbench, keras_fit
 from .config import TrainConfig, architecture_params, check_config
-from .live import LiveMetrics, StopOnRequest
 
-RECIPES = {"keras": keras_fit, "airbench": airbench}
 HEARTBEAT_EVERY_S = 5
 
 
@@ -40,12 +36,18 @@ def prepare_data(config, data_dir=None, cache_dir=None):
 def train(config=None, *, runs_dir=None, data_dir=None, cache_dir=None, name=None, run=None, tags=None,
           data=None, log=print):
     """Train one run and return it (status completed, stopped or failed, with its metrics)."""
-    config = check_config(config or TrainConfig())
+    from .device import prepare_process
+
+    config = (config or TrainConfig()).validated()
+    prepare_process(config.backend)  # before anything is built: the backend and its GPU memory options
+    config = check_config(config)
     if run is None:
         # The data first: a missing dataset or a validation split that does not fit is refused
         # before a run folder exists, so a refused run leaves nothing behind.
         data = data or prepare_data(config, data_dir, cache_dir)
         run = store.create_run(runs_dir, arch=config.arch, config=config.to_dict(), name=name, tags=tags)
+    import keras
+
     run.start(config=config.to_dict(), phase="loading data")
     stop = StopRequest(run)
     policy = keras.mixed_precision.global_policy()  # device.configure() sets it for the run only
@@ -61,6 +63,8 @@ def train(config=None, *, runs_dir=None, data_dir=None, cache_dir=None, name=Non
 
 
 def _live(run, config, stop, data, log):
+    import keras
+
     from ..models.registry import build_model
     from .device import configure
 
@@ -68,7 +72,10 @@ def _live(run, config, stop, data, log):
         run.update(phase=text)
 
     phase("building the model")
-    recipe = RECIPES[config.recipe]
+    from . import airbench, keras_fit
+    from .live import LiveMetrics, StopOnRequest
+
+    recipe = {"keras": keras_fit, "airbench": airbench}[config.recipe]
     device = configure(config.mixed_precision, config.xla)
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.arch, **architecture_params(config))
@@ -78,7 +85,8 @@ def _live(run, config, stop, data, log):
                train_size=train_size, val_size=val_size, recipe=config.recipe, **plan)
     log(f"run {run.id}: {config.arch} ({config.recipe} recipe), {model.count_params():,} parameters, "
         f"{train_size:,} training images, {config.epochs + config.fine_tune_epochs} epochs of "
-        f"{plan['steps_per_epoch']} steps on {device['name']} ({device['precision']}, xla {device['xla']})")
+        f"{plan['steps_per_epoch']} steps on {device['name']} ({device['backend']}, {device['precision']}, "
+        f"xla {device['xla']})")
 
     metrics = LiveMetrics(run, config, stop, log)
     callbacks = [metrics, StopOnRequest(stop)]

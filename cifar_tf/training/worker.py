@@ -7,6 +7,7 @@ from ..data.cifar10 import load_cifar10
 from ..runs import store
 from ..runs.liveness import WORKER_LOG, executor_kind
 from .config import TrainConfig
+from .device import prepare_process
 from .run import train
 
 
@@ -21,7 +22,9 @@ def run_worker(run_path):
     run = store.read_run(run_path)
     tags = run.record.get("tags") or {}
     try:
-        config = TrainConfig.from_dict(run.record["config"]).checked()
+        config = TrainConfig.from_dict(run.record["config"]).validated()
+        prepare_process(config.backend)  # before the check builds a model: backend and GPU memory
+        config = config.checked()
     except (TypeError, ValueError, RuntimeError) as error:  # RuntimeError: pretrained weights unavailable
         run.finish("failed", error=f"invalid configuration: {error}")
         start_next(run)
@@ -39,7 +42,7 @@ def lower_priority():
 
 
 def wait_as_standby(data_dir=None):
-    """A standby worker: TensorFlow and Keras imported (by this module) and the app's dataset read,
+    """A standby worker: Keras and its backend imported and the app's dataset read,
     wait for a run folder on stdin; its path, with this process's output now going to its log, or
     None at end of input (the app that kept this worker is gone)."""
     lower_priority()
@@ -47,6 +50,8 @@ def wait_as_standby(data_dir=None):
         load_cifar10(data_dir)  # kept: a run on the same files reads them from memory
     except Exception:  # noqa: BLE001 - no dataset yet: the run will say so itself
         pass
+    import keras  # noqa: F401 - the backend's start (KERAS_BACKEND, set by the executor), paid now
+    from . import airbench, keras_fit, live  # noqa: F401
     from ..evaluation import metrics  # noqa: F401 - scikit-learn's import, also paid before the run comes
     from ..models import registry  # noqa: F401
     from . import device  # noqa: F401

@@ -14,7 +14,7 @@ _WIDGET_FIELDS = {"dropout_on": "dropout", "sam": "sam_rho"}
 # The form's folding sections and the fields in them: a section with nothing open is left out.
 SECTIONS = {"regularisation": ("weight_decay", "label_smoothing", "dropout", "augment", "sam_rho", "early_stopping",
                                "fine_tune_epochs"),
-            "advanced": ("val_size", "seed", "log_every", "mixed_precision", "xla")}
+            "advanced": ("val_size", "seed", "log_every", "mixed_precision", "xla", "backend")}
 
 
 class FormRules:

@@ -1,4 +1,7 @@
-"""The airbench recipe, part by part against hand computation, then one tiny run end to end."""
+"""The airbench recipe, part by part against hand computation, then one tiny run end to end.
+
+Written for any Keras backend: the suite runs this file under TensorFlow, and again under JAX
+(tests/unit/test_backends.py)."""
 import os
 import subprocess
 import sys
@@ -6,7 +9,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from cifar_tf.data.cifar10 import load_cifar10
 from cifar_tf.models.registry import build_model
@@ -46,7 +48,8 @@ def test_whitening_kernel_whitens_two_by_two_patches():
     kernel = airbench.whitening_kernel(inputs, 2, 24, eps=5e-4)
     assert kernel.shape == (2, 2, 3, 24)
     np.testing.assert_allclose(kernel[..., 12:], -kernel[..., :12])  # each filter and its negative
-    out = tf.nn.conv2d(inputs, kernel, 1, "VALID").numpy()[..., :12].reshape(-1, 12).astype(np.float64)
+    out = keras.ops.convert_to_numpy(keras.ops.conv(inputs, kernel, padding="valid"))
+    out = out[..., :12].reshape(-1, 12).astype(np.float64)
     covariance = out.T @ out / len(out)
     patches = np.stack([inputs[:, i:31 + i, j:31 + j] for i in range(2) for j in range(2)], 3).reshape(-1, 12)
     eigenvalues = np.linalg.eigvalsh(patches.T.astype(np.float64) @ patches / len(patches))[::-1]
@@ -56,10 +59,38 @@ def test_whitening_kernel_whitens_two_by_two_patches():
 
 def test_init_whitening_sets_the_frozen_kernel_from_the_data():
     model = build_model("fast_cnn", widths=TINY["widths"])
-    before = model.get_layer("whiten").kernel.numpy().copy()
+    before = _numpy(model.get_layer("whiten").kernel).copy()
     airbench.init_whitening(model, _images(20))
-    after = model.get_layer("whiten").kernel.numpy()
+    after = _numpy(model.get_layer("whiten").kernel)
     assert not np.allclose(before, after) and np.allclose(after[..., 12:], -after[..., :12])
+
+
+def _numpy(variable):
+    return keras.ops.convert_to_numpy(variable.value)
+
+
+def _gradients(model, loss_fn, x, y):
+    """d loss / d weight for each trainable weight of `model` (by path), with the backend's own
+    autodiff, on a stateless call (BatchNorm statistics left as they are)."""
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+
+    def loss(values):
+        logits, _ = model.stateless_call(values, non_trainable, x, training=True)
+        return loss_fn(y, logits)
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        grads = jax.grad(loss)(trainable)
+    else:
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(trainable)
+            value = loss(trainable)
+        grads = tape.gradient(value, trainable)
+    return {v.path: keras.ops.convert_to_numpy(g) for v, g in zip(model.trainable_variables, grads)}
 
 
 def test_one_step_matches_hand_computed_coupled_l2_and_bias_rate():
@@ -72,66 +103,71 @@ def test_one_step_matches_hand_computed_coupled_l2_and_bias_rate():
     model.get_layer("whiten").bias.assign(rng.normal(0, 0.5, (24,)).astype(np.float32))
     settings = _settings()
     trainer = airbench.build_trainer(model, settings)
-    x, y = _images(8, 2), np.eye(10, dtype=np.float32)[np.arange(8)]
+    x, y = _images(8, 2).astype(np.float32), np.eye(10, dtype=np.float32)[np.arange(8)]
 
     # Hand computation: gradient of the summed smoothed loss, plus batch x wd x w (wd / 64 for
     # BatchNorm biases), BatchNorm biases at 64x the rate; the first Nesterov step moves a
     # weight by -lr (1 + momentum) g, at the schedule's starting rate 0.2 x peak.
-    before = {v.path: v.numpy().copy() for v in model.weights}
+    before = {v.path: _numpy(v).copy() for v in model.weights}
     logits_net = keras.Model(model.input, model.get_layer("probabilities").input)
     loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True, reduction="sum", label_smoothing=0.2)
-    with tf.GradientTape() as tape:
-        loss = loss_fn(y, logits_net(x.astype(np.float32), training=True))
-    grads = dict(zip([v.path for v in trainer.train_vars], tape.gradient(loss, trainer.train_vars)))
-    for v in model.weights:  # the hand pass moved the BatchNorm statistics: put them back
-        v.assign(before[v.path])
+    grads = _gradients(logits_net, loss_fn, x, y)
 
-    trainer.fit(tf.data.Dataset.from_tensors((x, y)), epochs=1, steps_per_epoch=1, shuffle=False, verbose=0)
+    trainer.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     lr = settings["lr"] * airbench.HYP["opt"]["lr_start"]
     momentum, wd = settings["momentum"], settings["weight_decay"]
-    bn_biases = {v.path for v in trainer.bn_biases}
-    assert bn_biases and model.get_layer("whiten").bias.path in grads
-    for v in trainer.train_vars:
+    bn_biases = {layer.beta.path for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+    whiten = model.get_layer("whiten")
+    assert bn_biases and whiten.bias.path in grads
+    for v in model.trainable_weights:
+        if v is whiten.kernel:
+            continue
         scale = 64.0 if v.path in bn_biases else 1.0
-        expected_grad = scale * (grads[v.path].numpy() + 8 * wd / scale * before[v.path])
+        expected_grad = scale * (grads[v.path] + 8 * wd / scale * before[v.path])
         expected = before[v.path] - lr * (1 + momentum) * expected_grad
-        np.testing.assert_allclose(v.numpy(), expected, rtol=2e-4, atol=1e-6, err_msg=v.path)
+        np.testing.assert_allclose(_numpy(v), expected, rtol=2e-4, atol=1e-6, err_msg=v.path)
     # The whitening kernel is frozen.
-    whiten = model.get_layer("whiten").kernel
-    np.testing.assert_array_equal(whiten.numpy(), before[whiten.path])
+    np.testing.assert_array_equal(_numpy(whiten.kernel), before[whiten.kernel.path])
 
 
 def test_whitening_bias_stops_after_its_epochs():
     model = build_model("fast_cnn", widths=TINY["widths"])
     trainer = airbench.build_trainer(model, {**_settings(), "whiten_bias_steps": 0})
     bias = model.get_layer("whiten").bias
-    before = bias.numpy().copy()
-    x, y = _images(8, 3), np.eye(10, dtype=np.float32)[np.arange(8)]
-    trainer.fit(tf.data.Dataset.from_tensors((x, y)), epochs=1, steps_per_epoch=1, shuffle=False, verbose=0)
-    np.testing.assert_array_equal(bias.numpy(), before)
+    before = _numpy(bias).copy()
+    x, y = _images(8, 3).astype(np.float32), np.eye(10, dtype=np.float32)[np.arange(8)]
+    trainer.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    np.testing.assert_array_equal(_numpy(bias), before)
 
 
 def test_lookahead_pulls_weights_to_the_average_statistics_included():
     model = build_model("fast_cnn", widths=TINY["widths"])
-    trainer = airbench.build_trainer(model, _settings())
+    settings = {**_settings(), "total_steps": 5}
+    trainer = airbench.build_trainer(model, settings)
     names = [v.path for v in trainer._ema_sources]
     assert any("moving_mean" in n for n in names) and any("moving_variance" in n for n in names)
-    averages = [a.numpy().copy() for a in trainer._ema]
+    trainer.optimizer.build(trainer.trainable_variables)
+    averages = [_numpy(a).copy() for a in trainer._ema]
     weights = []
     for v in trainer._ema_sources:
-        v.assign(v.numpy() + 1.0)
-        weights.append(v.numpy().copy())
-    trainer.lookahead(tf.constant(0.25))
+        v.assign(_numpy(v) + 1.0)
+        weights.append(_numpy(v).copy())
+    trainer.optimizer.iterations.assign(4)      # not a lookahead step: nothing moves
+    trainer.lookahead_step()
+    for v, w in zip(trainer._ema_sources, weights):
+        np.testing.assert_array_equal(_numpy(v), w)
+    trainer.optimizer.iterations.assign(5)      # every 5 steps, with decay 0.95^5 (step / total)^3
+    trainer.lookahead_step()
+    decay = 0.95 ** 5 * (5 / 5) ** 3
     for v, a, avg, w in zip(trainer._ema_sources, trainer._ema, averages, weights):
-        np.testing.assert_allclose(a.numpy(), 0.25 * avg + 0.75 * w, rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(v.numpy(), a.numpy())
-    # In training: every 5 steps, with decay 0.95^5 (step / total)^3.
-    assert float(trainer.lookahead_decay(tf.constant(4))) == pytest.approx(0.95 ** 5 * (4 / 4) ** 3)
-    x, y = _images(8, 4), np.eye(10, dtype=np.float32)[np.arange(8)]
-    trainer.fit(tf.data.Dataset.from_tensors((x, y)).repeat(), epochs=1, steps_per_epoch=5, shuffle=False,
-                verbose=0)
+        np.testing.assert_allclose(_numpy(a), decay * avg + (1 - decay) * w, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(_numpy(v), _numpy(a))
+    # In training: step 5 is a lookahead step.
+    trainer = airbench.build_trainer(build_model("fast_cnn", widths=TINY["widths"]), _settings())
+    x, y = _images(40, 4).astype(np.float32), np.eye(10, dtype=np.float32)[np.arange(40) % 10]
+    trainer.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     for v, a in zip(trainer._ema_sources, trainer._ema):
-        np.testing.assert_allclose(v.numpy(), a.numpy())  # step 5 was a lookahead step
+        np.testing.assert_allclose(_numpy(v), _numpy(a))
 
 
 def test_alternating_flip_mirrors_every_image_on_odd_epochs():
@@ -143,7 +179,7 @@ def test_alternating_flip_mirrors_every_image_on_odd_epochs():
                                              translate=0, seed=3))
     flipped = []
     for batch, _ in batches:
-        batch = batch.numpy()
+        batch = keras.ops.convert_to_numpy(batch)
         order = batch[:, 0, 0, 0].astype(int)
         assert sorted(order) == list(range(n))                  # every image once per epoch
         state = np.empty(n, bool)
@@ -155,12 +191,12 @@ def test_alternating_flip_mirrors_every_image_on_odd_epochs():
 
 
 def test_translation_moves_whole_pixels_within_the_pad():
-    images = tf.constant(_images(16, 5))
-    out = airbench.translate_batch(images, 2, tf.constant([1, 2], tf.int64)).numpy()
-    source = images.numpy()
-    for o, i in zip(out, source):
-        assert any(np.array_equal(o[4:28, 4:28], i[4 + dy:28 + dy, 4 + dx:28 + dx])
-                   for dx in range(-2, 3) for dy in range(-2, 3))
+    source = _images(16, 5)
+    offsets = np.random.default_rng(5).integers(0, 5, (2, 16)).astype(np.int32)
+    out = keras.ops.convert_to_numpy(airbench.translate_batch(keras.ops.convert_to_tensor(source), offsets, 2))
+    for o, i, dy, dx in zip(out, source, offsets[0] - 2, offsets[1] - 2):
+        np.testing.assert_array_equal(o[4:28, 4:28], i[4 + dy:28 + dy, 4 + dx:28 + dx])
+    assert len({(a, b) for a, b in offsets.T}) > 1
 
 
 def test_tta_is_the_weighted_mean_of_six_views():
