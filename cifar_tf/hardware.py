@@ -5,6 +5,8 @@ import platform
 import shutil
 import subprocess
 
+from . import settings
+
 
 def cpu_name():
     try:
@@ -47,16 +49,10 @@ def device_summary():
             "cpu_count": os.cpu_count() or 1, "bf16": cpu_supports_bf16()}
 
 
-# Set by keep_gpus_free() for the processes this one starts: the GPUs they may be placed on.
-RUN_GPUS_VARIABLE = "CIFAR_TF_RUN_GPUS"
-
-
 def gpus_for_runs():
     """The GPU ids (as CUDA_VISIBLE_DEVICES names them) that training processes may be placed on:
     those this process was started with, before keep_gpus_free() hid them from it."""
-    given = os.environ.get(RUN_GPUS_VARIABLE)
-    if given is None:
-        given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    given = settings.gpus_for_runs_setting()
     if given is None:
         return tuple(str(index) for index in range(len(gpu_names())))
     return tuple(part.strip() for part in given.split(",") if part.strip() and part.strip() != "-1")
@@ -66,7 +62,4 @@ def keep_gpus_free():
     """Hide the GPUs from this process (the app server, a command that queues runs), before
     TensorFlow or JAX start: it builds models to check them and draws charts, and must not take
     GPU memory that the runs it starts need. Its children are placed on the GPUs it had."""
-    if RUN_GPUS_VARIABLE not in os.environ:
-        os.environ[RUN_GPUS_VARIABLE] = ",".join(gpus_for_runs())
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    os.environ["JAX_PLATFORMS"] = "cpu"  # JAX: no GPU to look for, and no warning that there is none
+    settings.hide_gpus(gpus_for_runs())

@@ -105,6 +105,42 @@ def train_backend():
     return value
 
 
+# Set by hide_gpus() for the processes this one starts: the GPUs they may be placed on.
+RUN_GPUS_VARIABLE = "CIFAR_TF_RUN_GPUS"
+
+
+def gpus_for_runs_setting():
+    """The GPUs runs may use, as text ("0,1"): those a server had before it hid them from itself
+    (`$CIFAR_TF_RUN_GPUS`), else `$CUDA_VISIBLE_DEVICES`; None when neither is set (all of them)."""
+    for name in (RUN_GPUS_VARIABLE, "CUDA_VISIBLE_DEVICES"):
+        if name in os.environ:
+            return os.environ[name]
+    return None
+
+
+def cuda_visible_devices():
+    return os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def hide_gpus(gpus_for_runs):
+    """This process sees no GPU from now on (read when TensorFlow or JAX start); the processes it
+    starts are told `gpus_for_runs`, the GPUs it had."""
+    os.environ.setdefault(RUN_GPUS_VARIABLE, ",".join(gpus_for_runs))
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    os.environ["JAX_PLATFORMS"] = "cpu"  # JAX: no GPU to look for, and no warning that there is none
+
+
+def set_training_environment(backend):
+    """What a training process sets before Keras starts: the backend, and GPU memory taken as it is
+    needed rather than the whole card at once (several runs share a GPU; the run manager also
+    gives each run a share, runs.placement). JAX keeps what it compiles on disk: the runs of a
+    class share one network and one step, so every run after the first skips the compile."""
+    os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(cache_dir() / "jax"))
+
+
 def keep_tensorflow_for_pages():
     """The app server draws its pages with TensorFlow whatever backend runs train with: a
     KERAS_BACKEND it was started with becomes the runs' default (CIFAR_TF_BACKEND), and the

@@ -26,15 +26,7 @@ def prepare_process(backend="auto"):
         if keras.backend.backend() != wanted:
             raise ValueError(f"backend {wanted!r} was asked for, but this process already runs Keras on "
                              f"{keras.backend.backend()!r}: start it with KERAS_BACKEND={wanted} (or --backend {wanted})")
-    os.environ["KERAS_BACKEND"] = wanted
-    # Take GPU memory as it is needed, not the whole card at once (several runs share a GPU):
-    # TensorFlow's and JAX's own variables, read when they start. The run manager also sets a
-    # memory share per run (runs.placement); these keep a run started by hand just as polite.
-    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    # JAX keeps what it compiles on disk: the runs of a class share one network and one step,
-    # so every run after the first skips the compile.
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(settings.cache_dir().expanduser() / "jax"))
+    settings.set_training_environment(wanted)
     return wanted
 
 
@@ -70,7 +62,7 @@ def configure(mixed_precision="auto", xla="auto"):
     threads = os.cpu_count() or 1
     return {"kind": "gpu" if gpu else "cpu", "name": name, "precision": policy, "xla": use_xla,
             "backend": backend, "threads": threads, **_backend_details(backend, threads),
-            "gpu_visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "keras": keras.__version__}
+            "gpu_visible": settings.cuda_visible_devices(), "keras": keras.__version__}
 
 
 def _tensorflow_gpu():
