@@ -33,14 +33,14 @@ from ..settings import PROJECT_DIR
 CLASS_SIZE = 30
 GOALS = {"train_ratio": 1.5, "accuracy_points": 0.3, "class_seconds": 180}
 PLANS = {
-    # budget_s: the whole check's, checked before each section (a section that would start after
-    # it is skipped, saying so); the device machine allows one command 10 minutes.
+    # budget_s: checked before each section (one that would start after it is skipped, saying
+    # so); deadline_s: no child runs past it. The device machine allows one command 10 minutes.
     "full": {"limit": None, "anchor_runs": 3, "warm_runs": 2, "class_size": CLASS_SIZE, "epochs": None,
-             "archs": None, "arch_steps": 100, "arch_warmup": 10, "throughput_s": 100, "budget_s": 400,
-             "section_timeout_s": 240, "tests": ["tests/unit/test_airbench.py", "tests/unit/test_core_keras_fit.py"]},
+             "archs": None, "arch_steps": 100, "arch_warmup": 10, "throughput_s": 90, "budget_s": 420,
+             "deadline_s": 530, "section_timeout_s": 240, "tests": ["tests/unit/test_airbench.py", "tests/unit/test_core_keras_fit.py"]},
     "tiny": {"limit": 600, "anchor_runs": 1, "warm_runs": 1, "class_size": 2, "epochs": 1,
              "archs": ("simple_cnn",), "arch_steps": 3, "arch_warmup": 1, "throughput_s": None,
-             "budget_s": 900, "section_timeout_s": 300,
+             "budget_s": 900, "deadline_s": 1100, "section_timeout_s": 300,
              # CI runs the core's tests under JAX anyway (tests/unit/test_backends.py): one, to check the wiring.
              "tests": ["tests/unit/test_airbench.py::test_translation_moves_whole_pixels_within_the_pad"]},
 }
@@ -50,11 +50,12 @@ SECTIONS = ("data", "anchor", "ours", "class", "throughput", "tests")
 def run_gpu_check(out_dir, *, cifar_copy=None, data_dir=None, tiny=False, sections=None, log=print):
     """Run the check's sections, writing `gpu-check.json` and `gpu-check.md` in `out_dir` after
     each one; return the results."""
-    plan = PLANS["tiny" if tiny else "full"]
+    started = time.time()
+    plan = {**PLANS["tiny" if tiny else "full"]}
+    plan["deadline"] = started + plan["deadline_s"]
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     sections = list(sections or SECTIONS)
-    started = time.time()
     results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "tiny": tiny,
                "machine": _machine(), "goals": GOALS, "sections": {}}
 
@@ -83,7 +84,7 @@ def run_gpu_check(out_dir, *, cifar_copy=None, data_dir=None, tiny=False, sectio
     section("ours", lambda: ours(data_dir, plan, out, env))
     section("class", lambda: a_class(data_dir, plan, out, env))
     section("throughput", lambda: throughput(plan, env))
-    section("tests", lambda: core_tests(plan["tests"], out, env, plan["section_timeout_s"]))
+    section("tests", lambda: core_tests(plan["tests"], out, env, _time_left(plan)))
     results["seconds"] = round(time.time() - started, 1)
     _write(out, results)
     log(render(results))
@@ -122,7 +123,7 @@ def anchor(data_dir, plan, out, env):
         command += ["--epochs", str(plan["epochs"])]
     if not _has_cuda_torch():
         command += ["--device", "cpu", "--no-compile"]
-    _run(command, env, plan["section_timeout_s"], out / "anchor.log")
+    _run(command, env, _time_left(plan), out / "anchor.log")
     result = json.loads(result_file.read_text())
     result["train_seconds_median"] = statistics.median(result["train_seconds"])
     result["accuracy_mean"] = statistics.mean(result["accuracy"])
@@ -142,7 +143,7 @@ def ours(data_dir, plan, out, env):
         if plan["epochs"]:
             command += ["--epochs", str(plan["epochs"])]
         started = time.time()
-        stdout = _run(command, env, plan["section_timeout_s"], out / f"ours{attempt}.log")
+        stdout = _run(command, env, _time_left(plan), out / f"ours{attempt}.log")
         wall = time.time() - started
         record = json.loads(stdout)
         runs.append(_run_figures(record, wall, Path(runs_dir) / record["id"]))
@@ -174,10 +175,12 @@ def _run_figures(record, wall, folder):
 def a_class(data_dir, plan, out, env):
     """One run alone, then a class's runs at once, through the run manager as the app uses it."""
     command = [sys.executable, "-m", "cifar_tf.bench.gpu_class", str(data_dir), str(out / "class_runs"),
-               "--size", str(plan["class_size"]), "--json", str(out / "class.json")]
+               "--size", str(plan["class_size"]), "--json", str(out / "class.json"),
+               # its own wait ends first, so that it still writes what it saw
+               "--timeout", str(max(10, int(_time_left(plan)) - 20))]
     if plan["limit"]:
         command += ["--tiny"]
-    _run(command, env, plan["section_timeout_s"], out / "class.log")
+    _run(command, env, _time_left(plan), out / "class.log")
     return json.loads((out / "class.json").read_text())
 
 
@@ -185,7 +188,7 @@ def throughput(plan, env):
     """Every architecture's training images/s on this machine under JAX (bench.training)."""
     from .run import worker
 
-    return worker("throughput", env=env, archs=plan["archs"], steps=plan["arch_steps"],
+    return worker("throughput", env=env, timeout=_time_left(plan), archs=plan["archs"], steps=plan["arch_steps"],
                   warmup=plan["arch_warmup"], batch_size=64, max_seconds=plan["throughput_s"])
 
 
@@ -203,6 +206,11 @@ def core_tests(tests, out, env, timeout):
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+def _time_left(plan):
+    """A child's time limit: its section's, cut to what is left before the check's deadline."""
+    return max(5.0, min(plan["section_timeout_s"], plan["deadline"] - time.time()))
+
 
 def _child_env(out):
     """Children train under JAX, with the runs' compile cache in the check's folder."""

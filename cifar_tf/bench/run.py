@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,19 +106,24 @@ def _dataset(data_dir, cache_dir):
         return None
 
 
-def worker(task, env=None, **kwargs):
+def worker(task, env=None, timeout=None, **kwargs):
     """Run one measurement in a fresh Python process (with `env` for its environment, else this
-    one's); return its result with its peak memory."""
+    one's; killed after `timeout` seconds); return its result with its peak memory."""
     env = {**(env or os.environ), "TF_CPP_MIN_LOG_LEVEL": "3"}  # `-m` from the project folder finds cifar_tf
     with tempfile.TemporaryFile("w+") as out:
         process = subprocess.Popen([sys.executable, "-m", "cifar_tf.bench", task, json.dumps(kwargs)],
                                    stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_DIR)
+        timer = threading.Timer(timeout, process.kill) if timeout else None
+        if timer:
+            timer.start()
         if hasattr(os, "wait4"):  # the child's own resource usage, peak memory included
             _, status, usage = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)
         else:
             process.wait()
             usage = None
+        if timer:
+            timer.cancel()
         out.seek(0)
         lines = out.read().splitlines()
     results = [json.loads(line[len(RESULT_TAG):]) for line in lines if line.startswith(RESULT_TAG)]

@@ -21,6 +21,7 @@ import math
 
 import keras
 import numpy as np
+from scipy.special import softmax
 
 # airbench94's hyperparameters, in its own terms. `lr` and `weight_decay` of the fast preset are
 # derived from these (see `sgd_hyperparameters`); the rest are the recipe's fixed parts.
@@ -135,30 +136,25 @@ def translate_batch(images, offsets, pad):
     return ops.take_along_axis(out, cols[:, None, :, None], axis=2)            # (N, H, W, C)
 
 
-def make_batch(images, labels, indices, offsets, mirror, *, translate):
-    """One training batch from the whole set (on the training device): gather, mirror all of it
-    on odd epochs (`mirror`, a 0-d bool), translate; float32 images, one-hot labels."""
-    from keras import ops
+@functools.lru_cache(maxsize=8)
+def batch_transform(flip=True, translate=2):
+    """airbench's augmentation as a DeviceBatches transform: the whole batch mirrored on odd
+    epochs (each image's own random mirror is drawn once, before training), then a random
+    translation of each image drawn from the step's seed. One function per setting, so every
+    run with it shares one compiled step."""
+    from ..data.augment import random_uniform
 
-    batch = ops.cast(ops.take(images, indices, axis=0), "float32")
-    batch = ops.where(mirror, ops.flip(batch, axis=2), batch)
-    if translate:
-        batch = translate_batch(batch, offsets, translate)
-    return batch, ops.take(labels, indices, axis=0)
+    def transform(images, seed, epoch):
+        ops = keras.ops
+        images = ops.cast(images, "float32")
+        if flip:
+            images = ops.where(epoch % 2 == 1, ops.flip(images, axis=2), images)
+        if translate:
+            draws = random_uniform(seed, 2, ops.shape(images)[0])
+            images = translate_batch(images, ops.cast(ops.floor(draws * (2 * translate + 1)), "int32"), translate)
+        return images
 
-
-def _compiled(function):
-    """`function` compiled by the backend: one XLA program per batch shape."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return jax.jit(function)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(function, reduce_retracing=True)
-    return function
+    return transform
 
 
 def training_batches(x, y, *, batch_size, epochs, flip=True, translate=2, seed=0, num_classes=10):
@@ -167,25 +163,17 @@ def training_batches(x, y, *, batch_size, epochs, flip=True, translate=2, seed=0
 
     Alternating flip: each image gets a random mirror once, before epoch 0, and the whole set is
     mirrored on every odd epoch, so an image is seen both ways in any two consecutive epochs
-    (random flips repeat a view half the time). Shuffling and translation are redrawn each epoch,
-    on the host from one seeded generator (a few kB a step), so a run is repeatable.
+    (random flips repeat a view half the time). Shuffling and translation are redrawn each epoch
+    from the seed, so a run is repeatable.
     """
-    from keras import ops
+    from ..data.device_batches import DeviceBatches
 
-    rng = np.random.default_rng([seed, 0xA1B])
     x = np.asarray(x, np.uint8)
-    n, steps = len(x), len(x) // batch_size
     if flip:
-        x = np.where((rng.random(n) < 0.5)[:, None, None, None], x[:, :, ::-1], x)
-    images = ops.convert_to_tensor(x)
-    labels = ops.one_hot(ops.convert_to_tensor(np.asarray(y).reshape(-1).astype(np.int32)), num_classes)
-    batch = _compiled(functools.partial(make_batch, translate=translate))
-    for epoch in range(epochs):
-        order = rng.permutation(n)[:steps * batch_size].reshape(steps, batch_size).astype(np.int32)
-        offsets = rng.integers(0, 2 * translate + 1, (steps, 2, batch_size), dtype=np.int32)
-        mirror = np.asarray(flip and epoch % 2 == 1)
-        for step in range(steps):
-            yield batch(images, labels, order[step], offsets[step], mirror)
+        mirrored = np.random.default_rng([seed, 0xF11B]).random(len(x)) < 0.5
+        x = np.where(mirrored[:, None, None, None], x[:, :, ::-1], x)
+    return DeviceBatches(x, y, batch_size=batch_size, epochs=epochs, transform=batch_transform(flip, translate),
+                         seed=seed, num_classes=num_classes)
 
 
 # --- the training step ---------------------------------------------------------------------------
@@ -384,6 +372,8 @@ def view_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta
     """Logits of `model` for each of airbench's TTA views of uint8 images (N, 32, 32, 3):
     (views, N, classes), the plain images first. The views are made and scored in one compiled
     function per batch, on the device the model is on."""
+    from ..data.augment import compiled
+
     ops = keras.ops
     logits_net = keras.Model(_input(model), model.get_layer("probabilities").input)
     count = sum(1 for w in TTA_WEIGHTS[level] if w)
@@ -393,7 +383,7 @@ def view_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta
         logits, _ = logits_net.stateless_call(trainable, non_trainable, views, training=False)
         return ops.reshape(ops.cast(logits, "float32"), (count, ops.shape(batch)[0], -1))
 
-    per_view = _compiled(per_view)
+    per_view = compiled(per_view)
     state = ([v.value for v in logits_net.trainable_variables], [v.value for v in logits_net.non_trainable_variables])
     images = np.asarray(images)
     out = [ops.convert_to_numpy(per_view(*state, images[i:i + batch_size])) for i in range(0, len(images), batch_size)]
@@ -409,12 +399,6 @@ def average_views(logits, level=HYP["tta"]["level"]):
 def predict_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta"]["batch_size"]):
     """Logits of `model` for uint8 images (N, 32, 32, 3), averaged over airbench's TTA views."""
     return average_views(view_logits(model, images, level=level, batch_size=batch_size), level)
-
-
-def softmax(logits):
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 # --- a run ---------------------------------------------------------------------------------------
@@ -443,7 +427,7 @@ def fit(model, config, data, *, device, callbacks=(), stop=None, log=print, phas
         from ..data.device_batches import evaluation_data
 
         validation = evaluation_data(data["x_val"], data["y_val"])
-    history = trainer.fit(batches, epochs=config.epochs, steps_per_epoch=settings["steps_per_epoch"],
+    history = trainer.fit(iter(batches), epochs=config.epochs, steps_per_epoch=settings["steps_per_epoch"],
                           validation_data=validation, callbacks=list(callbacks), shuffle=False,
                           verbose=0).history  # batches come shuffled
     trainer.finish()
@@ -461,4 +445,4 @@ def test_probabilities(model, x_test, y_test, *, run=None, log=print, phase=lamb
         run.update(test_time_augmentation="mirror and 1-pixel shifts, 6 views (airbench level 2)")
     log(f"test accuracy {float((tta.argmax(1) == y_test).mean()):.4f} with TTA, "
         f"{extra['test_accuracy_no_tta']:.4f} without")
-    return softmax(tta), extra
+    return softmax(tta, axis=1).astype(np.float32), extra
