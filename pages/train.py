@@ -11,7 +11,7 @@ from cifar_tf.training.config import architecture_params
 from cifar_tf.training.presets import PRESETS, preset_config
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import train_form as form
-from cifar_tf.views.formatting import escape_markdown, format_seconds, where_it_runs
+from cifar_tf.views.formatting import escape_markdown, format_seconds, trained_with, where_it_runs
 from cifar_tf.views.live import LiveRun
 from pages.classmode import (
     apply_config_link,
@@ -254,6 +254,8 @@ with watch:
             st.info(f"{escape_markdown(state['phase'].capitalize())}…", icon=":material/autorenew:")
         if run.status == "running" and on_ray:
             st.caption(f"Training {escape_markdown(where_it_runs(run))}")
+        if trained_with(run):
+            st.caption(escape_markdown(trained_with(run)))
         label = f"Epoch {state['epoch']} of {state['epochs']}" if state["epochs"] else "Starting…"
         st.progress(state["fraction"], text=label)
         m1, m2, m3 = st.columns(3)

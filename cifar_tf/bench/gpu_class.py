@@ -20,7 +20,7 @@ OUT_OF_MEMORY = ("RESOURCE_EXHAUSTED", "out of memory", "Out of memory", "OOM")
 
 
 def fast_config(tiny, seed):
-    overrides = {"train_limit": 400, "epochs": 1, "batch_size": 128, "val_size": 100} if tiny else {}
+    overrides = {"train_limit": 400, "epochs": 1, "warmup_epochs": 0.25, "batch_size": 128, "val_size": 100} if tiny else {}
     return preset_config("fast", seed=seed, **overrides)
 
 

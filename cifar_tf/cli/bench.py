@@ -24,7 +24,7 @@ def cmd_gpu_check(args):
         if section not in SECTIONS:
             raise ValueError(f"--only: {section!r} is not a GPU-check section: expected some of " + ", ".join(SECTIONS))
     results = run_gpu_check(args.out, cifar_copy=args.cifar_copy, data_dir=args.data_dir, tiny=args.tiny,
-                            sections=sections)
+                            sections=sections, deadline_s=args.deadline_s)
     broken = [name for name, section in results["sections"].items() if "error" in section]
     return 1 if broken else 0
 
@@ -43,6 +43,8 @@ def add_commands(commands):
     bench.add_argument("--out", metavar="DIR", help="with --gpu: where gpu-check.json and gpu-check.md go")
     bench.add_argument("--cifar-copy", metavar="DIR", help="with --gpu: build CIFAR-10 from this copy (build.py and "
                                                            "its .npz files) into DIR/cifar")
+    bench.add_argument("--deadline-s", type=float, metavar="SECONDS",
+                       help="with --gpu: end the check within this many seconds (default 530; tiny 1100)")
     bench.add_argument("--tiny", action="store_true", help="with --gpu: a few hundred images, so a CPU runs the "
                                                            "check in minutes (for CI); its figures mean nothing")
     data_flags(bench)

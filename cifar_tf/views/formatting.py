@@ -67,3 +67,20 @@ def where_it_runs(run):
         cluster = f" at {executor['cluster']}" if executor.get("cluster") else ""
         return f"waiting for {executor.get('asks') or 'a free node'} on the Ray cluster{cluster}"
     return f"on {executor['node']}" if executor.get("node") else ""
+
+
+PRECISION_NAMES = {"float32": "float32", "mixed_bfloat16": "bfloat16 mixed precision",
+                   "mixed_float16": "float16 mixed precision"}
+
+
+def trained_with(run):
+    """What a run trains with, from its record: `JAX on NVIDIA H200 (GPU 0), bfloat16 mixed
+    precision, XLA`; empty before its process has said."""
+    device = run.record.get("device") if isinstance(run.record.get("device"), dict) else {}
+    if not device.get("name"):
+        return ""
+    placement = run.record.get("placement") if isinstance(run.record.get("placement"), dict) else {}
+    backend = {"jax": "JAX", "tensorflow": "TensorFlow"}.get(device.get("backend"), "TensorFlow")
+    gpu = f" (GPU {placement['gpu']})" if device.get("kind") == "gpu" and placement.get("gpu") is not None else ""
+    precision = PRECISION_NAMES.get(device.get("precision"), str(device.get("precision") or "float32"))
+    return f"{backend} on {device['name']}{gpu}, {precision}" + (", XLA" if device.get("xla") else "")

@@ -328,3 +328,19 @@ def test_settings_tables_leave_out_what_does_nothing_for_the_run(runs_dir):
     assert table.loc["momentum", "sgd"] == "0.9" and table.loc["momentum", "adam"] == comparison.MISSING
     assert table.loc["decay_every", "adam"] == comparison.MISSING and table.loc["decay_every", "sgd"] == "10"
     assert "warmup_epochs" not in table.index
+
+
+def test_a_run_says_what_it_trains_with():
+    from cifar_tf.views.formatting import trained_with
+
+    class Run:
+        def __init__(self, record):
+            self.record = record
+
+    assert trained_with(Run({"device": None})) == ""
+    gpu = Run({"device": {"kind": "gpu", "name": "NVIDIA H200", "backend": "jax", "precision": "mixed_bfloat16",
+                          "xla": True}, "placement": {"gpu": "3", "backend": "jax"}})
+    assert trained_with(gpu) == "JAX on NVIDIA H200 (GPU 3), bfloat16 mixed precision, XLA"
+    cpu = Run({"device": {"kind": "cpu", "name": "AMD EPYC", "backend": "tensorflow", "precision": "float32",
+                          "xla": False}})
+    assert trained_with(cpu) == "TensorFlow on AMD EPYC, float32"
