@@ -17,7 +17,7 @@ from ..training.presets import preset_config
 from .tables import render
 
 RESULT_TAG = "BENCH-RESULT "
-SECTIONS = ("throughput", "pipeline", "presets", "app", "pages", "watched")
+SECTIONS = ("throughput", "pipeline", "presets", "cli", "app", "pages", "watched")
 
 PLANS = {
     "full": {
@@ -28,6 +28,7 @@ PLANS = {
         "presets": [("fast", "fast", {}), ("fast10", "fast10", {})],
         "predictions": 200,
         "sessions": 30, "watched_tabs": (1, 5),
+        "cli_runs": 5, "cli_overrides": {},
     },
     "quick": {
         "archs": ("simple_cnn", "fast_cnn", "resnet20"),
@@ -36,6 +37,7 @@ PLANS = {
         "presets": [("fast (quick: 20,000 images)", "fast", {"train_limit": 20000})],
         "predictions": 50,
         "sessions": 30, "watched_tabs": (1,),
+        "cli_runs": 2, "cli_overrides": {"train_limit": 10000},
     },
 }
 
@@ -71,6 +73,15 @@ def run_bench(*, quick=False, data_dir=None, cache_dir=None, sections=None, writ
             rows.append(worker("preset", label=label, preset=preset, overrides=overrides, **data))
             measured[label] = settings
         results["sections"]["presets"] = rows
+    if "cli" in sections:
+        dataset = _dataset(data_dir, cache_dir)
+        if dataset:
+            from .training import cli_start_to_saved
+
+            log(f"the fast preset from the command line, {plan['cli_runs']} times in a row...")
+            results["sections"]["cli"] = cli_start_to_saved(dataset, runs=plan["cli_runs"], overrides=plan["cli_overrides"])
+        else:
+            results["sections"]["cli"] = {"skipped": "needs CIFAR-10: --data-dir or CIFAR10_DIR"}
     if "app" in sections:
         log("the app: start-up and prediction latency...")
         results["sections"]["app"] = {**worker("app_startup"), **worker("predict", count=plan["predictions"])}

@@ -193,3 +193,44 @@ def task_preset(label, preset="fast", overrides=None, data_dir=None, cache_dir=N
     return {"label": label, "setup": setup, "config": config.to_dict(), "device": device, "curve": curve,
             "time_to": time_to, "final_accuracy": tta, "final_accuracy_no_tta": plain,
             "train_seconds": round(train_seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
+
+
+def cli_start_to_saved(data_dir, runs=5, preset="fast", overrides=None, runs_dir=None):
+    """`python -m cifar_tf train --preset PRESET` `runs` times in a row, each timed from process
+    start to saved model, with the moments its log lines appeared: how long after the last epoch
+    fit returned (a stall there would show), and what the evaluation and saving took."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    from ..settings import PROJECT_DIR
+
+    runs_dir = runs_dir or tempfile.mkdtemp(prefix="cli-runs-")
+    flags = [f"--{key.replace('_', '-')}={value}" for key, value in (overrides or {}).items()]
+    rows = []
+    for index in range(runs):
+        started = time.time()
+        process = subprocess.Popen([sys.executable, "-m", "cifar_tf", "train", "--preset", preset, "--json",
+                                    "--data-dir", str(data_dir), "--runs-dir", str(runs_dir), *flags],
+                                   cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        moments = {}
+        for line in process.stderr:   # progress goes to stderr with --json
+            now = time.time() - started
+            if line.startswith("epoch "):
+                moments["last_epoch"] = now
+            elif " after " in line and "evaluating on the test set" in line:
+                moments["fit_returned"] = now
+            elif line.startswith("run ") and "parameters" in line:
+                moments["model_built"] = now
+        record = json.loads(process.stdout.read())
+        process.wait()
+        wall = time.time() - started
+        train = record["metrics"]["train_seconds"]
+        rows.append({"run": index + 1, "start_to_saved": round(wall, 1), "train_seconds": train,
+                     "before_training": round(moments.get("model_built", 0), 1),
+                     "fit_returned_after_last_epoch": round(moments["fit_returned"] - moments["last_epoch"], 2),
+                     "evaluate_and_save": round(wall - moments["fit_returned"], 1),
+                     "within_training_plus_10s": wall <= train + 10, "accuracy": record["metrics"]["test_accuracy"]})
+        print(f"run {index + 1}: {wall:.1f} s start to saved, {train:.1f} s training", flush=True)
+    return {"preset": preset, "overrides": overrides or {}, "rows": rows}

@@ -35,7 +35,7 @@ def add_commands(commands):
     bench.add_argument("--quick", action="store_true", help="a reduced version (about 5 minutes on 2 cores)")
     bench.add_argument("--write", nargs="?", const="docs/benchmarks.md", metavar="PATH",
                        help="also write the tables as Markdown (default path docs/benchmarks.md)")
-    bench.add_argument("--only", metavar="SECTIONS", help="comma-separated: throughput, pipeline, presets, app, pages, "
+    bench.add_argument("--only", metavar="SECTIONS", help="comma-separated: throughput, pipeline, presets, cli, app, pages, "
                                                           "watched (with --gpu: data, anchor, ours, class, throughput, tests)")
     bench.add_argument("--gpu", action="store_true",
                        help="the GPU check: the fast preset under JAX against airbench94 (PyTorch) on this GPU, a "
