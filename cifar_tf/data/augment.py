@@ -1,11 +1,18 @@
-"""Data augmentation inside the TensorFlow graph, and the tf.data pipelines that feed training.
+"""Data augmentation written once in keras.ops, and the tf.data pipelines that feed training.
 
 Every geometric augmentation (flip, shift, rotation, zoom, shear, pad-and-crop) is folded into one
 affine matrix per image and applied to the whole batch in one bilinear resampling pass instead of
 one per augmentation, which is what keeps an augmented epoch close to the speed of a plain one.
-The pass is written as four gathers and compiled with XLA: the same numbers as TensorFlow's
-ImageProjectiveTransformV3 (to the last bit), in a fifth of its CPU time. Random numbers come from
-stateless ops seeded per batch, so a run is repeatable however many threads the pipeline uses.
+The pass is written as four gathers and compiled with XLA by whichever backend Keras runs
+(tf.function(jit_compile=True) under TensorFlow, jax.jit under JAX): TensorFlow's
+ImageProjectiveTransformV3's arithmetic (to the last bit uncompiled; XLA's fusion moves the last
+bits, a few thousandths of a grey level), in a fifth of its CPU time. Random
+numbers come from a stateless hash of a per-batch seed, the same on every backend, so a run is
+repeatable however many threads the pipeline uses, and TensorFlow and JAX augment alike.
+
+Under TensorFlow, `training_dataset` feeds it through tf.data on the CPU; under JAX (or on any
+backend, on the training device) `cifar_tf.data.device_batches` does. TensorFlow is imported only
+by the functions that need it, so JAX runs without it.
 
 An augmentation is written as a preset name, `key=value` settings, or both:
 `seed001`, `flip,crop=4,cutout=8`, `seed001,cutout=8`.
@@ -105,80 +112,150 @@ def _checked(base, settings):
     )
 
 
-# --- the graph -----------------------------------------------------------------------------------
+# --- the maths, in keras.ops: one definition for every backend ------------------------------------
 
 def augment_batch(images, augmentation, seed):
-    """Augment a batch (N, H, W, C) into float32; `seed` is a stateless seed, shape (2,) int."""
-    import tensorflow as tf
+    """Augment a batch (N, H, W, C) into float32; `seed` is a stateless seed, shape (2,) int.
 
-    return _compiled_augment(parse_augmentation(augmentation))(images, tf.cast(seed, tf.int64))
+    Compiled once per augmentation by the running backend (`compiled`); the same seed gives the
+    same augmentation under TensorFlow and JAX, up to float rounding."""
+    return _compiled_augment(parse_augmentation(augmentation))(images, seed)
+
+
+def compiled(function, *, xla=True):
+    """`function` compiled with XLA by the running Keras backend: jax.jit under JAX,
+    tf.function(jit_compile=xla) under TensorFlow (reduce_retracing: the last, smaller batch
+    shares the trace of the others), and left as it is under any other backend. `xla=False`
+    for convolutions under TensorFlow on a CPU, where XLA's are slower than oneDNN's."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(function)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function, jit_compile=xla, reduce_retracing=True)
+    return function
 
 
 @functools.lru_cache(maxsize=32)
 def _compiled_augment(aug):
     """One XLA-compiled function per augmentation: XLA fuses the coordinate arithmetic, the
-    gathers and the blend into one loop over the pixels (measured on 2 cores: 9 CPU-us per image
-    against 40 for ImageProjectiveTransformV3)."""
-    import tensorflow as tf
-
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def augment(images, seed):
-        images = tf.cast(images, tf.float32)
-        if aug.is_geometric:
-            seeds = tf.random.experimental.stateless_split(seed, 2)
-            transforms = _random_affine(tf, tf.shape(images), aug, seeds[0])
-            images = _warp_bilinear(tf, images, transforms, aug.fill.upper())
-            seed = seeds[1]
-        if aug.cutout:
-            images = _cutout(tf, images, aug.cutout, seed)
-        return images
-
-    return augment
+    gathers and the blend into one loop over the pixels (measured on 2 cores under TensorFlow:
+    9 CPU-us per image against 40 for ImageProjectiveTransformV3)."""
+    return compiled(functools.partial(augment_images, augmentation=aug))
 
 
-def _map_coordinate(tf, coord, size, mode):
+def augment_images(images, seed, augmentation):
+    """The augmentation itself, uncompiled: (N, H, W, C) images, any dtype, to float32."""
+    from keras import ops
+
+    aug = parse_augmentation(augmentation)
+    images = ops.cast(images, "float32")
+    draws = random_uniform(seed, len(DRAWS), ops.shape(images)[0])
+    if aug.is_geometric:
+        images = _warp_bilinear(images, _random_affine(ops.shape(images), aug, draws), aug.fill)
+    if aug.cutout:
+        images = _cutout(images, aug.cutout, draws)
+    return images
+
+
+# The random numbers an image draws, one row each, from a counter-based hash written in keras.ops
+# rather than keras.random: the backends' own generators (Philox, threefry) draw different
+# numbers from one seed, and TensorFlow's keras.random takes no seed tensor at all.
+DRAWS = ("rotation", "shear", "zoom_x", "zoom_y", "mirror", "shift_x", "shift_y",
+         "crop_x", "crop_y", "cutout_y", "cutout_x")
+_ROW_BITS = 20  # counter = row * 2**20 + image: an image's numbers do not depend on the batch size
+
+
+def random_uniform(seed, rows, n):
+    """Uniform float32 in [0, 1), shape (rows, n), from a (2,) integer seed (its low 32 bits);
+    the same numbers on every backend, compiled or not (tests/unit/test_augment.py checks them
+    against NumPy). For up to 4,096 rows of up to 2**20 images."""
+    from keras import ops
+
+    if not 1 <= rows <= 2 ** (31 - _ROW_BITS):
+        raise InvalidArgument("rows", rows, f"1 to {2 ** (31 - _ROW_BITS)}")
+    seed = ops.cast(seed, "uint32")
+    key0 = _mix32(seed[0])
+    key1 = _mix32(ops.bitwise_xor(key0, seed[1]))
+    counter = ops.arange(rows, dtype="int32")[:, None] * 2 ** _ROW_BITS + ops.arange(n, dtype="int32")[None, :]
+    bits = _mix32(ops.bitwise_xor(_mix32(ops.bitwise_xor(ops.cast(counter, "uint32"), key0)), key1))
+    # The top 24 bits: exactly representable in float32, so the same floats on every backend.
+    return ops.cast(ops.right_shift(bits, ops.convert_to_tensor(np.uint32(8))), "float32") * (2.0 ** -24)
+
+
+def _mix32(x):
+    """lowbias32 (C. Wellons, "Hash function prospector"): a bijective 32-bit integer hash."""
+    from keras import ops
+
+    def u32(value):
+        return ops.convert_to_tensor(np.uint32(value))
+
+    x = ops.bitwise_xor(x, ops.right_shift(x, u32(16)))
+    x = ops.multiply(x, u32(0x7FEB352D))   # uint32 products wrap around, on every backend
+    x = ops.bitwise_xor(x, ops.right_shift(x, u32(15)))
+    x = ops.multiply(x, u32(0x846CA68B))
+    return ops.bitwise_xor(x, ops.right_shift(x, u32(16)))
+
+
+def _draw(draws, name):
+    return draws[DRAWS.index(name)]
+
+
+def _map_coordinate(coord, size, mode):
     """Bring input coordinates inside [0, size - 1] as ImageProjectiveTransformV3's fill modes do
     (tensorflow/core/kernels/image/image_ops.h, MapCoordinate; C++ casts truncate towards 0)."""
-    size = tf.cast(size, tf.float32)
-    if mode == "CONSTANT":
+    from keras import ops
+
+    size = float(size)
+    if mode == "constant":
         return coord  # out-of-range taps read the fill value instead
-    if mode == "NEAREST":
-        return tf.clip_by_value(coord, 0.0, size - 1)
-    trunc = lambda v: tf.cast(tf.cast(v, tf.int32), tf.float32)  # noqa: E731
-    if mode == "REFLECT":  # dcba|abcd|dcba
+    if mode == "nearest":
+        return ops.clip(coord, 0.0, size - 1)
+
+    def trunc(v):
+        return ops.cast(ops.cast(v, "int32"), "float32")
+
+    if mode == "reflect":  # dcba|abcd|dcba
         below = 2 * size * trunc(-coord / (2 * size)) + coord
-        below = tf.where(below < -size, below + 2 * size, -below - 1)
+        below = ops.where(below < -size, below + 2 * size, -below - 1)
         above = coord - 2 * size * trunc(coord / (2 * size))
-        above = tf.where(above >= size, 2 * size - above - 1, above)
-    else:  # WRAP: abcd|abcd|abcd
+        above = ops.where(above >= size, 2 * size - above - 1, above)
+    else:  # wrap: abcd|abcd|abcd
         below = coord + size * (trunc(-coord / (size - 1)) + 1)
         above = coord - size * trunc(coord / (size - 1))
-    coord = tf.where(coord < 0, below, tf.where(coord > size - 1, above, coord))
-    return tf.clip_by_value(coord, 0.0, size - 1)
+    coord = ops.where(coord < 0, below, ops.where(coord > size - 1, above, coord))
+    return ops.clip(coord, 0.0, size - 1)
 
 
-def _warp_bilinear(tf, images, transforms, fill_mode):
+def _warp_bilinear(images, transforms, fill_mode):
     """ImageProjectiveTransformV3 (bilinear, fill value 0) for affine `transforms` (N, 8), as four
-    gathers of whole pixels: the coordinates are computed once per pixel, not once per channel."""
-    shape = tf.shape(images)
-    n, height, width, channels = shape[0], shape[1], shape[2], shape[3]
-    rows, cols = tf.meshgrid(tf.cast(tf.range(height), tf.float32), tf.cast(tf.range(width), tf.float32),
-                             indexing="ij")
+    gathers of whole pixels: the coordinates are computed once per pixel, not once per channel.
+    The arithmetic is TensorFlow's, in its order: uncompiled, the result matches it to the last bit."""
+    from keras import ops
+
+    n, height, width, channels = ops.shape(images)
+    rows, cols = ops.meshgrid(ops.arange(height, dtype="float32"), ops.arange(width, dtype="float32"),
+                              indexing="ij")
     t = transforms[:, :, None, None]
-    x = _map_coordinate(tf, t[:, 0] * cols + t[:, 1] * rows + t[:, 2], width, fill_mode)
-    y = _map_coordinate(tf, t[:, 3] * cols + t[:, 4] * rows + t[:, 5], height, fill_mode)
-    x0, y0 = tf.floor(x), tf.floor(y)
+    x = _map_coordinate(t[:, 0] * cols + t[:, 1] * rows + t[:, 2], width, fill_mode)
+    y = _map_coordinate(t[:, 3] * cols + t[:, 4] * rows + t[:, 5], height, fill_mode)
+    x0, y0 = ops.floor(x), ops.floor(y)
     fx, fy = (x - x0)[..., None], (y - y0)[..., None]
-    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
-    pixels = tf.reshape(images, (-1, channels))
-    first = (tf.range(n) * height * width)[:, None, None]
+    x0, y0 = ops.cast(x0, "int32"), ops.cast(y0, "int32")
+    pixels = ops.reshape(images, (-1, channels))
+    first = (ops.arange(n, dtype="int32") * (height * width))[:, None, None]
 
     def tap(row, col):
-        index = first + tf.clip_by_value(row, 0, height - 1) * width + tf.clip_by_value(col, 0, width - 1)
-        values = tf.gather(pixels, index)
-        if fill_mode == "CONSTANT":  # elsewhere a clipped tap has weight 0 or is the mapped pixel
+        index = first + ops.clip(row, 0, height - 1) * width + ops.clip(col, 0, width - 1)
+        values = ops.take(pixels, index, axis=0)
+        if fill_mode == "constant":  # elsewhere a clipped tap has weight 0 or is the mapped pixel
             inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
-            values *= tf.cast(inside, values.dtype)[..., None]
+            values = values * ops.cast(inside, values.dtype)[..., None]
         return values
 
     top = (1 - fx) * tap(y0, x0) + fx * tap(y0, x0 + 1)
@@ -186,48 +263,52 @@ def _warp_bilinear(tf, images, transforms, fill_mode):
     return (1 - fy) * top + fy * bottom
 
 
-def _random_affine(tf, shape, aug, seed):
-    """Per image, the map from output to input pixel coordinates, as the 8 numbers TF wants."""
-    n, height, width = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
-    draws = tf.random.stateless_uniform((7, n), seed, minval=-1.0, maxval=1.0)
-    one = tf.ones((n,))
-    angle = draws[0] * aug.rotation * math.pi / 180
-    shear = draws[1] * aug.shear * math.pi / 180
-    zoom_x, zoom_y = one + draws[2] * aug.zoom, one + draws[3] * aug.zoom
-    mirror = tf.where(draws[4] < 0, -one, one) if aug.flip else one
-    shift_x = draws[5] * aug.shift * width
-    shift_y = draws[6] * aug.shift * height
-    if aug.crop:
-        crop_draws = tf.random.stateless_uniform((2, n), seed + 1, minval=-aug.crop, maxval=aug.crop + 1,
-                                                 dtype=tf.int32)
-        shift_x += tf.cast(crop_draws[0], tf.float32)
-        shift_y += tf.cast(crop_draws[1], tf.float32)
+def _random_affine(shape, aug, draws):
+    """Per image, the map from output to input pixel coordinates, as the 8 numbers
+    ImageProjectiveTransformV3 takes, from `draws` (rows named by DRAWS, uniform in [0, 1))."""
+    from keras import ops
+
+    height, width = float(shape[1]), float(shape[2])
+
+    def signed(name):  # uniform in [-1, 1)
+        return 2.0 * _draw(draws, name) - 1.0
+
+    one = ops.ones_like(_draw(draws, "rotation"))
+    angle = signed("rotation") * (aug.rotation * math.pi / 180)
+    shear = signed("shear") * (aug.shear * math.pi / 180)
+    zoom_x, zoom_y = one + signed("zoom_x") * aug.zoom, one + signed("zoom_y") * aug.zoom
+    mirror = ops.where(_draw(draws, "mirror") < 0.5, -one, one) if aug.flip else one
+    shift_x = signed("shift_x") * (aug.shift * width)
+    shift_y = signed("shift_y") * (aug.shift * height)
+    if aug.crop:  # whole pixels, uniform in [-crop, crop]
+        shift_x += ops.floor(_draw(draws, "crop_x") * (2 * aug.crop + 1)) - aug.crop
+        shift_y += ops.floor(_draw(draws, "crop_y") * (2 * aug.crop + 1)) - aug.crop
     # A = rotation @ shear @ zoom @ mirror, written out per image.
-    cos, sin = tf.cos(angle), tf.sin(angle)
+    cos, sin = ops.cos(angle), ops.sin(angle)
     a00 = cos * zoom_x * mirror
     # Shear as ImageDataGenerator does: [[1, -sin s], [0, cos s]] after rotation.
-    a01 = (cos * -tf.sin(shear) - sin * tf.cos(shear)) * zoom_y
+    a01 = (cos * -ops.sin(shear) - sin * ops.cos(shear)) * zoom_y
     a10 = sin * zoom_x * mirror
-    a11 = (sin * -tf.sin(shear) + cos * tf.cos(shear)) * zoom_y
+    a11 = (sin * -ops.sin(shear) + cos * ops.cos(shear)) * zoom_y
     # Rotate and scale about the image centre, then translate.
     cx, cy = (width - 1) / 2, (height - 1) / 2
     a02 = cx - a00 * cx - a01 * cy + shift_x
     a12 = cy - a10 * cx - a11 * cy + shift_y
-    zeros = tf.zeros((n,))
-    return tf.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
+    zeros = ops.zeros_like(one)
+    return ops.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
 
 
-def _cutout(tf, images, size, seed):
-    shape = tf.shape(images)
-    n, height, width = shape[0], shape[1], shape[2]
-    centres = tf.random.stateless_uniform((2, n), seed, minval=0, maxval=1)
-    cy = tf.cast(centres[0] * tf.cast(height, tf.float32), tf.int32)[:, None]
-    cx = tf.cast(centres[1] * tf.cast(width, tf.float32), tf.int32)[:, None]
-    rows, cols = tf.range(height)[None, :], tf.range(width)[None, :]
+def _cutout(images, size, draws):
+    from keras import ops
+
+    _, height, width, _ = ops.shape(images)
+    cy = ops.cast(_draw(draws, "cutout_y") * height, "int32")[:, None]
+    cx = ops.cast(_draw(draws, "cutout_x") * width, "int32")[:, None]
+    rows, cols = ops.arange(height, dtype="int32")[None, :], ops.arange(width, dtype="int32")[None, :]
     inside_rows = (rows >= cy - size // 2) & (rows < cy - size // 2 + size)
     inside_cols = (cols >= cx - size // 2) & (cols < cx - size // 2 + size)
-    mask = tf.logical_and(inside_rows[:, :, None], inside_cols[:, None, :])
-    return images * tf.cast(~mask, images.dtype)[..., None]
+    mask = inside_rows[:, :, None] & inside_cols[:, None, :]
+    return images * ops.cast(ops.logical_not(mask), images.dtype)[..., None]
 
 
 # --- pipelines -----------------------------------------------------------------------------------
@@ -235,8 +316,7 @@ def _cutout(tf, images, size, seed):
 MIN_AUGMENT_CHUNK = 256  # images augmented per compiled call
 
 def training_dataset(x, y, *, batch_size, augmentation="none", seed=0, num_classes=10, shuffle=True):
-    """Shuffled, augmented, one-hot batches of float32 0-255 images, prefetched."""
-    import numpy as np
+    """Shuffled, augmented, one-hot batches of float32 0-255 images, prefetched (TensorFlow only)."""
     import tensorflow as tf
 
     aug = parse_augmentation(augmentation)
@@ -268,6 +348,7 @@ def training_dataset(x, y, *, batch_size, augmentation="none", seed=0, num_class
 
 
 def evaluation_dataset(x, y, *, batch_size=512, num_classes=10):
+    """Batches of float32 images and one-hot labels, in order (TensorFlow only)."""
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
@@ -280,7 +361,7 @@ def augmentation_preview(image, spec, n=16, seed=0):
     """`n` random augmentations of one uint8 image (32, 32, 3), as uint8 (n, 32, 32, 3).
 
     `spec` is anything `parse_augmentation` takes (preset name, `flip,crop=4`...); a bad one
-    raises `InvalidArgument` before TensorFlow is imported.
+    raises `InvalidArgument` before Keras is imported.
     """
     augmentation = parse_augmentation(spec)
     n = check_int("n", n, low=1, high=1024)
@@ -292,8 +373,7 @@ def augmentation_preview(image, spec, n=16, seed=0):
     if augmentation.is_identity:
         return batch.astype(np.uint8)
 
-    import tensorflow as tf
+    from keras import ops
 
-    out = augment_batch(tf.constant(batch), augmentation,
-                        tf.constant([seed, 0x5EED], dtype=tf.int64)).numpy()
+    out = ops.convert_to_numpy(augment_batch(batch, augmentation, np.array([seed % 2**32, 0x5EED], np.uint32)))
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -383,7 +383,7 @@ def view_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta
         logits, _ = logits_net.stateless_call(trainable, non_trainable, views, training=False)
         return ops.reshape(ops.cast(logits, "float32"), (count, ops.shape(batch)[0], -1))
 
-    per_view = compiled(per_view)
+    per_view = compiled(per_view, xla=False)  # under TensorFlow: its own kernels, XLA's convolutions are slower on a CPU
     state = ([v.value for v in logits_net.trainable_variables], [v.value for v in logits_net.non_trainable_variables])
     images = np.asarray(images)
     out = [ops.convert_to_numpy(per_view(*state, images[i:i + batch_size])) for i in range(0, len(images), batch_size)]

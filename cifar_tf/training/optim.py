@@ -1,6 +1,8 @@
-"""Optimizers, learning-rate schedules, and sharpness-aware minimisation (SAM) around any of them."""
+"""Optimizers, learning-rate schedules, and sharpness-aware minimisation (SAM) around any of them.
+
+Everything here runs on any Keras backend; TensorFlow is imported only by SAM's TensorFlow step.
+"""
 import keras
-import tensorflow as tf
 from keras import ops
 
 
@@ -75,6 +77,13 @@ class SharpnessAware(keras.Model):
     The first pass finds the gradient g; the weights step to w + rho * g / |g|, the worst point
     nearby to first order; the gradient there is what the wrapped optimizer applies, at w.
     Only the wrapped functional model is saved, so a SAM run's model.keras is a plain model.
+
+    The two passes are written once (`perturbation`, `gradients_to_apply`); each backend has its
+    own small train step around them, as keras.io's "Customizing what happens in fit()" guides
+    do: TensorFlow's records tapes and assigns, JAX's is a pure function of the state.
+    With loss scaling (float16), a first pass that overflows moves nothing: the perturbation is
+    skipped and the optimizer gets that pass's non-finite gradients, so a LossScaleOptimizer
+    skips the step and lowers its scale, as it does without SAM.
     """
 
     def __init__(self, model, rho=0.05, **kwargs):
@@ -85,34 +94,86 @@ class SharpnessAware(keras.Model):
     def call(self, inputs, training=False):
         return self.model_to_train(inputs, training=training)
 
-    def train_step(self, data):
+    # --- the shared logic ------------------------------------------------------------------------
+
+    def perturbation(self, gradients, weights):
+        """(steps, finite): rho * g / |g| for each weight (None where g is), all zero unless every
+        gradient is finite; `finite`, a 0-d bool. Scale-free, so scaled gradients do as well."""
+        present = [g for g in gradients if g is not None]
+        finite = ops.all(ops.stack([ops.all(ops.isfinite(g)) for g in present]))
+        norm = ops.sqrt(sum(ops.sum(ops.square(ops.cast(g, "float32"))) for g in present))
+        scale = self.rho / (norm + 1e-12)
+        # where(), not a product with 0: an infinite gradient times 0 is NaN.
+        return [None if g is None else ops.cast(ops.where(finite, g * ops.cast(scale, g.dtype), 0), w.dtype)
+                for g, w in zip(gradients, weights)], finite
+
+    @staticmethod
+    def gradients_to_apply(finite, perturbed_gradients, first_gradients):
+        """The perturbed pass's gradients, or the first pass's when those were not finite."""
+        return [None if p is None else ops.where(finite, p, g)
+                for p, g in zip(perturbed_gradients, first_gradients)]
+
+    # --- one train step per backend --------------------------------------------------------------
+
+    def train_step(self, *args):
+        backend = keras.backend.backend()
+        if backend == "jax":
+            return self._jax_train_step(*args)
+        if backend == "tensorflow":
+            return self._tensorflow_train_step(*args)
+        raise NotImplementedError(f"SAM has no train step for the {backend!r} backend (tensorflow or jax)")
+
+    def _tensorflow_train_step(self, data):
+        import tensorflow as tf
+
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         weights = self.trainable_weights
 
-        # Same bookkeeping as Keras' own TensorFlow train_step (loss tracker, loss scaling).
-        with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-            self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
-            scaled = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, weights)
+        def scaled_loss_gradients(record_loss):
+            # Same bookkeeping as Keras' own TensorFlow train_step (loss tracker, loss scaling).
+            with tf.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+                if record_loss:
+                    self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+                scaled = self.optimizer.scale_loss(loss)
+            return tape.gradient(scaled, weights), y_pred
 
-        norm = tf.linalg.global_norm([g for g in gradients if g is not None])
-        scale = self.rho / (norm + 1e-12)
-        steps = [None if g is None else tf.cast(g * scale, w.dtype) for g, w in zip(gradients, weights)]
+        first, y_pred = scaled_loss_gradients(record_loss=True)
+        steps, finite = self.perturbation(first, weights)
+        saved = [tf.identity(w.value) for w in weights]  # put back exactly, not w + s - s
         for weight, step in zip(weights, steps):
             if step is not None:
                 weight.assign_add(step)
-
-        with tf.GradientTape() as tape:
-            perturbed_pred = self(x, training=True)
-            perturbed_loss = self._compute_loss(x=x, y=y, y_pred=perturbed_pred,
-                                                sample_weight=sample_weight, training=True)
-            scaled = self.optimizer.scale_loss(perturbed_loss)
-        gradients = tape.gradient(scaled, weights)
-
-        for weight, step in zip(weights, steps):
-            if step is not None:
-                weight.assign_sub(step)
-        self.optimizer.apply_gradients(zip(gradients, weights))
+        perturbed, _ = scaled_loss_gradients(record_loss=False)
+        for weight, value in zip(weights, saved):
+            weight.assign(value)
+        self.optimizer.apply_gradients(zip(self.gradients_to_apply(finite, perturbed, first), weights))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _jax_train_step(self, state, data):
+        import jax
+
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        # Keras' own JAX step's pieces: the forward pass, loss and loss scaling of
+        # compute_loss_and_updates, then the loss tracker and metrics of _update_metrics_variables.
+        value_and_grad = jax.value_and_grad(self.compute_loss_and_updates, has_aux=True)
+
+        def scaled_loss_gradients(weights, non_trainable, metrics_variables):
+            (_, aux), gradients = value_and_grad(weights, non_trainable, metrics_variables, x, y, sample_weight,
+                                                 training=True, optimizer_variables=optimizer_variables)
+            return gradients, aux
+
+        first, (loss, y_pred, non_trainable, metrics_variables) = scaled_loss_gradients(
+            trainable, non_trainable, metrics_variables)
+        steps, finite = self.perturbation(first, trainable)
+        perturbed_weights = [w if s is None else w + s for w, s in zip(trainable, steps)]
+        # As under TensorFlow, the second pass updates the layers' state too (BatchNorm statistics).
+        perturbed, (_, _, non_trainable, metrics_variables) = scaled_loss_gradients(
+            perturbed_weights, non_trainable, metrics_variables)
+        trainable, optimizer_variables = self.optimizer.stateless_apply(
+            optimizer_variables, self.gradients_to_apply(finite, perturbed, first), trainable)
+        logs, metrics_variables = self._update_metrics_variables(metrics_variables, loss, x, y, y_pred,
+                                                                 sample_weight)
+        return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
