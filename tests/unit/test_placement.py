@@ -160,3 +160,23 @@ def test_the_app_server_and_a_submitting_command_start_their_backend_with_no_gpu
             pass
     """, env={"CUDA_VISIBLE_DEVICES": "0", "KERAS_BACKEND": "tensorflow"})
     assert seen["keras"]["CUDA_VISIBLE_DEVICES"] == ""
+
+
+def test_search_workers_are_placed_as_runs_are(monkeypatch, tmp_path):
+    """A search's local workers (KerasTuner's distributed mode) go through the same placement:
+    spread over the GPUs, each pinned to one, on the lab's backend."""
+    from types import SimpleNamespace
+
+    from cifar_tf.search import tuner
+
+    monkeypatch.setenv("CIFAR_TF_RUN_GPUS", "0,1")
+    monkeypatch.setenv("CIFAR_TF_BACKEND", "jax")
+    started = []
+    monkeypatch.setattr("cifar_tf.runs.local.spawn",
+                        lambda arguments, log, env=None, **kw: started.append(env) or _FakeProcess())
+    for name in ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
+        monkeypatch.delenv(name, raising=False)   # the chief sets them for itself: undone after the test
+    tuner._start_local_workers(SimpleNamespace(path=tmp_path, record={"workers": 3}))
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in started] == ["0", "1", "0"]
+    assert {env["KERAS_BACKEND"] for env in started} == {"jax"}
+    assert [env["KERASTUNER_TUNER_ID"] for env in started] == ["tuner0", "tuner1", "tuner2"]
