@@ -19,6 +19,16 @@ SERVER_FLAGS = ("--server.headless", "true", "--browser.gatherUsageStats", "fals
                 "--server.fileWatcherType", "none")
 
 
+def wait_for(predicate, timeout=180, every=0.3):
+    """True as soon as `predicate()` is, False after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from ..runs import store
+from .app_client import wait_for
 from ..runs.manager import RunManager
 from ..runs.placement import default_max_concurrent
 from ..training.presets import preset_config
@@ -22,15 +23,6 @@ OUT_OF_MEMORY = ("RESOURCE_EXHAUSTED", "out of memory", "Out of memory", "OOM")
 def fast_config(tiny, seed):
     overrides = {"train_limit": 400, "epochs": 1, "warmup_epochs": 0.25, "batch_size": 128, "val_size": 100} if tiny else {}
     return preset_config("fast", seed=seed, **overrides)
-
-
-def wait_until(predicate, timeout, every=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
 
 
 def one_alone(manager, tiny, timeout):
@@ -54,7 +46,7 @@ def a_class(manager, size, tiny, timeout):
     first_submit = time.time()
     ids = [manager.submit(fast_config(tiny, seed=i), name=f"student {i + 1}").id for i in range(size)]
     last_submit = time.time()
-    ended = wait_until(lambda: _all_ended(manager, ids), timeout, every=0.5)
+    ended = wait_for(lambda: _all_ended(manager, ids), timeout, every=0.5)
     all_done = time.time() - last_submit
     runs = [store.load_run(run_id, manager.runs_dir) for run_id in ids]
     rows = [_figures(run, last_submit) for run in runs]
