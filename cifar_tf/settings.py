@@ -17,6 +17,11 @@
 | `CIFAR_TF_STANDBY_WORKER` | the app keeps a worker waiting, TensorFlow imported, for the next run (`0`, `off` to stop) | on |
 | `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`, `KERASTUNER_TUNER_ID` | KerasTuner's distributed mode | off |
 | `TF_ENABLE_ONEDNN_OPTS` | TensorFlow's oneDNN kernels (read only to report them) | on |
+| `CUDA_VISIBLE_DEVICES` | the GPUs runs may be placed on (the server then hides them from itself and passes them on as `CIFAR_TF_RUN_GPUS`) | all of them |
+
+Set for training processes, before their backend starts (`set_training_environment`, and per run
+`runs.placement`): `KERAS_BACKEND`, `TF_FORCE_GPU_ALLOW_GROWTH`, `XLA_PYTHON_CLIENT_PREALLOCATE`,
+`XLA_PYTHON_CLIENT_MEM_FRACTION`, `JAX_COMPILATION_CACHE_DIR` (`$CIFAR_TF_CACHE/jax`), `JAX_PLATFORMS`.
 
 Each function reads the environment when it is called, not at import, so a test or a command
 that sets a variable is obeyed at once.
