@@ -175,8 +175,8 @@ def test_search_workers_are_placed_as_runs_are(monkeypatch, tmp_path):
     started = []
     monkeypatch.setattr("cifar_tf.runs.local.spawn",
                         lambda arguments, log, env=None, **kw: started.append(env) or _FakeProcess())
-    for name in ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
-        monkeypatch.delenv(name, raising=False)   # the chief sets them for itself: undone after the test
+    # The chief sets KerasTuner's variables for itself: a copy of the environment, undone after the test.
+    monkeypatch.setattr(os, "environ", {**os.environ})
     tuner._start_local_workers(SimpleNamespace(path=tmp_path, record={"workers": 3}))
     assert [env["CUDA_VISIBLE_DEVICES"] for env in started] == ["0", "1", "0"]
     assert {env["KERAS_BACKEND"] for env in started} == {"jax"}
