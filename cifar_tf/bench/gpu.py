@@ -240,14 +240,15 @@ def _has_cuda_torch():
 
 
 def _machine(env):
-    from ..hardware import device_summary
+    """The benchmark's machine summary, with the versions the check's children import."""
+    from .run import machine
 
     versions = {}
     for module in ("jax", "keras", "torch", "numpy"):
         probe = subprocess.run([sys.executable, "-c", f"import {module}; print({module}.__version__)"],
                                capture_output=True, text=True, timeout=120, env=env)
         versions[module] = probe.stdout.strip() or None
-    return {**device_summary(), "python": sys.version.split()[0], "versions": versions}
+    return {**machine(), "versions": versions}
 
 
 def _write(out, results):
