@@ -12,6 +12,8 @@
 | `CIFAR_TF_BACKEND` | the Keras backend runs train with: `tensorflow` or `jax` (a run's `--backend` overrides it) | `KERAS_BACKEND`, else `tensorflow` |
 | `CIFAR_TF_CLASS_MODE` | class mode: names, owners, a teacher, challenges (`1`, `on`, `true`) | off |
 | `CIFAR_TF_TEACHER_CODE` | the code that unlocks teacher rights; setting it turns class mode on | one is made up and printed |
+| `CIFAR_TF_CLASS_SEATS` | the most names (seats) a class holds; the teacher frees names on the Teacher page | 200 |
+| `CIFAR_TF_CLASS_JOINS_PER_MINUTE` | the most new names a class takes in one minute | 60 |
 | `CIFAR_TF_RAY_ADDRESS` | a Ray cluster (`HOST:PORT`) that trains the runs instead of this machine | off: local processes |
 | `CIFAR_TF_RAY_CPUS` | CPUs a run asks of a Ray cluster without GPUs | 2 |
 | `CIFAR_TF_STANDBY_WORKER` | the app keeps a worker waiting, TensorFlow imported, for the next run (`0`, `off` to stop) | on |
@@ -170,6 +172,32 @@ def teacher_code():
 def class_mode():
     """Whether the app runs for a class: `$CIFAR_TF_CLASS_MODE` is on, or a teacher code is set."""
     return teacher_code() is not None or (_env("CIFAR_TF_CLASS_MODE") or "").lower() in ("1", "on", "true", "yes")
+
+
+# A class of thirty, several classes sharing a server, visitors: far below what slows a page
+# (every page reads the seats); a script that makes names stops here, and the teacher frees names.
+CLASS_SEATS = 200
+# Thirty students joining in the first minute of a lesson, twice over.
+CLASS_JOINS_PER_MINUTE = 60
+
+
+def class_seats():
+    """`$CIFAR_TF_CLASS_SEATS`: the most seats (names) one class holds (default CLASS_SEATS)."""
+    return _whole_number("CIFAR_TF_CLASS_SEATS", CLASS_SEATS, 1, 100_000)
+
+
+def class_joins_per_minute():
+    """`$CIFAR_TF_CLASS_JOINS_PER_MINUTE`: the most new seats one class takes in a minute."""
+    return _whole_number("CIFAR_TF_CLASS_JOINS_PER_MINUTE", CLASS_JOINS_PER_MINUTE, 1, 100_000)
+
+
+def _whole_number(name, default, low, high):
+    value = _env(name)
+    if value is None:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{name}={value!r} is not valid: expected a whole number from {low} to {high}")
+    return int(value)
 
 
 def ray_address():

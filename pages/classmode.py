@@ -1,4 +1,5 @@
-"""Class mode's Streamlit glue (not a page): the sidebar's name and teacher controls, the seat
+"""Class mode's Streamlit glue (not a page): the sidebar's name and teacher controls, Home's
+prompt for a name (or a recovery code), the recovery code shown to its student, the seat
 cookie, the Train form's challenge gate, a queued run's place and wait, configuration links and
 "copy link" boxes.
 
@@ -9,6 +10,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from cifar_tf.classroom.budget import BudgetWatch
+from cifar_tf.classroom.challenge import refusal
 from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.classroom.links import config_from_params, config_params, is_config_param
 from cifar_tf.classroom.queue import queue_with_estimates
@@ -19,6 +21,7 @@ from cifar_tf.views.train_form import form_state
 from pages.common import SEAT_COOKIE, SEAT_STATE, classroom, runs_dir, shared_manager, viewer
 
 COOKIE_DAYS = 365
+RECOVERY_STATE = "class_recovery_code"   # a seat's recovery code, kept in the session until read
 
 
 @st.cache_resource(show_spinner=False)
@@ -35,27 +38,96 @@ def sidebar():
         return
     _class_started(str(runs_dir()))
     me = viewer()
-    if not me.seated:
+    home = _on_home()   # Home asks for the name itself, first thing on the page (`join_prompt`)
+    if not me.seated and not home:
         st.caption(":material/person_add: Type your name in the sidebar to start runs (on a phone, open it with » "
                    "at the top left).")
     with st.sidebar:
         if not me.seated:
-            _join_form(room)
+            if home:
+                st.caption(":material/person_add: Type your name on this page to join the class.")
+            else:
+                _join_form(room)
         else:
             st.markdown(f":material/person: **{escape_markdown(me.name)}**" + (" · teacher" if me.teacher else ""))
             with st.expander("Change my name"):
                 _one_field_form("class_rename", "New name", "Rename me", lambda name: room.rename(me, name),
                                 value=me.name)
+            _recovery_controls(room, me, expanded=not home)
             _teacher_controls(room, me)
         _remember_seat()
 
 
-def _join_form(room):
+def _on_home():
+    return st.session_state.get("class_page_path") == ""   # the default page's address is the app's own
+
+
+def join_prompt():
+    """Home's first thing in class mode for a browser without a seat: a heading, the name, and a
+    recovery code for a student who had a seat on another device. Once seated, their new
+    recovery code, until they say they wrote it down."""
+    room = classroom()
+    if not room.on:
+        return
+    me = viewer()
+    if me.seated:
+        if code := st.session_state.get(RECOVERY_STATE):
+            with st.container(border=True):
+                st.subheader(":material/key: Your recovery code")
+                _recovery_code(code)
+                if st.button("I wrote it down", icon=":material/check:", key="home_recovery_done"):
+                    st.session_state.pop(RECOVERY_STATE, None)
+                    st.rerun()
+        return
+    with st.container(border=True):
+        st.header(":material/person_add: Join the class")
+        st.markdown("Type your name to start runs and appear on the leaderboard. This browser remembers it.")
+        _join_form(room, "home_join")
+        with st.expander("I have a recovery code"):
+            st.caption("Had a name in this class on another device, or lost this browser's cookies? Type the "
+                       "recovery code you were given: your name and your runs come back here.")
+
+            def recover(typed):
+                st.session_state[SEAT_STATE], st.session_state[RECOVERY_STATE] = room.recover(typed)
+            _one_field_form("home_recover", "Recovery code", "Get my name back", recover, icon=":material/key:",
+                            placeholder="ABCD-EFGH")
+
+
+def _join_form(room, key="class_join"):
     def join(typed):
-        st.session_state[SEAT_STATE] = room.join(typed)
-    _one_field_form("class_join", "Your name", "Join the class", join, icon=":material/login:",
+        st.session_state[SEAT_STATE], st.session_state[RECOVERY_STATE] = room.join_with_code(typed)
+    _one_field_form(key, "Your name", "Join the class", join, icon=":material/login:",
                     placeholder="as the class knows you",
                     help="Typed once: this browser remembers it. Your runs carry it.")
+
+
+def _recovery_code(code):
+    """A recovery code in a box (ours, never typed text), and what it is for."""
+    st.code(code, language=None)
+    st.caption("Write it down: on another device (or if this browser forgets you), type it on Home under "
+               "“I have a recovery code” to get your name and runs back. It works once; you get a new one then.")
+
+
+def _recovery_controls(room, me, expanded=True):
+    """The sidebar's recovery code: open while a new one waits to be written down (Home shows it
+    itself), and a new one on demand."""
+    code = st.session_state.get(RECOVERY_STATE)
+    with st.expander("Recovery code", expanded=bool(code) and expanded):
+        if code:
+            _recovery_code(code)
+            if st.button("I wrote it down", key="class_recovery_done"):
+                st.session_state.pop(RECOVERY_STATE, None)
+                st.rerun()
+        else:
+            st.caption("Your recovery code brings your name back on another device. Lost it? Make a new one "
+                       "(the old one stops working).")
+        if st.button("Make a new recovery code", key="class_new_recovery"):
+            try:
+                st.session_state[RECOVERY_STATE] = room.new_recovery_code(me)
+            except NotAllowed as refused:
+                st.error(escape_markdown(refused))
+            else:
+                st.rerun()
 
 
 def _one_field_form(key, label, button, action, *, icon=None, **field):
@@ -141,17 +213,35 @@ def apply_config_link(rules):
     if not params:
         return
     config, problems = config_from_params(params)
+    changes = []
     if config is not None:
-        st.session_state.update(form_state(rules.fit(config)))
+        config, changes = rules.fit(config)
+        st.session_state.update(form_state(config))
         st.toast("Settings filled in from the link.", icon=":material/link:")
     for key in params:
         del st.query_params[key]
     st.session_state["class_link_problems"] = problems
+    st.session_state["class_link_changes"] = changes
 
 
 def link_problems():
+    """What the last configuration link could not fill in, and what the challenge changed in it."""
     for problem in st.session_state.pop("class_link_problems", []):
         st.warning(f"The link's {escape_markdown(problem)}; the rest was filled in.")
+    if changes := st.session_state.pop("class_link_changes", []):
+        st.info(changes_text("The challenge changed the link's settings:", changes), icon=":material/flag:")
+
+
+def changes_text(lead, changes):
+    """`lead` and one list item per change (`challenge.clamp`), every item shown as text."""
+    return lead + "\n\n" + "\n".join(f"- {escape_markdown(change)}" for change in changes)
+
+
+def challenge_refusal(configs, free=()):
+    """Why the challenge refuses these runs from this viewer whatever the `free` settings (see
+    `challenge.refusal`), or None: the help of a button that can never work, disabled. The
+    teacher may train outside the challenge, as the submission's own check allows."""
+    return refusal(form_rules().challenge, configs, free=free)
 
 
 def config_link(config, page="train"):

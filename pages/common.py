@@ -4,6 +4,7 @@ runs, a run picker.
 Only Streamlit glue lives here; the logic is in `cifar_tf`.
 """
 import threading
+import warnings
 
 import streamlit as st
 
@@ -12,6 +13,24 @@ from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.classroom.room import Classroom
 from cifar_tf.runs import store
 from cifar_tf.views.formatting import escape_markdown, run_label
+
+
+# The Streamlit series the two hooks below patch the internals of, and were tested on; requirements.txt
+# pins streamlit to it. On another series each hook warns, and does nothing where its target is gone.
+STREAMLIT_SERIES = "1.67"
+
+
+def streamlit_hook_fits(hook, target, attribute):
+    """Whether `target.attribute`, the internal that `hook` patches, is there; with a RuntimeWarning
+    when this Streamlit is not `STREAMLIT_SERIES` (and when the internal is gone)."""
+    series = ".".join(st.__version__.split(".")[:2])
+    there = hasattr(target, attribute)
+    if series != STREAMLIT_SERIES or not there:
+        warnings.warn(f"pages/common.{hook} patches Streamlit {STREAMLIT_SERIES}'s {attribute}, but this is "
+                      f"Streamlit {st.__version__}" + ("" if there else f" without it: {hook} does nothing")
+                      + ". Check the hook (its docstring says how), then update STREAMLIT_SERIES and requirements.txt.",
+                      RuntimeWarning, stacklevel=2)
+    return there
 
 
 def run_through_app():
@@ -23,7 +42,8 @@ def run_through_app():
     the same page. tests/browser/test_pages.py opens a direct link first to keep this honest."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if streamlit_hook_fits("run_through_app", PagesManager, "uses_pages_directory") and \
+            PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
 
@@ -39,7 +59,8 @@ def keep_keras_state():
     session has nothing to clear between reruns. tests/app/test_train.py checks the patch."""
     from streamlit.runtime.scriptrunner import script_runner
 
-    script_runner._clean_problem_modules = lambda: None
+    if streamlit_hook_fits("keep_keras_state", script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = lambda: None
 
 
 keep_keras_state()

@@ -3,7 +3,12 @@ import streamlit as st
 from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, find_dataset
 from cifar_tf.hardware import device_summary
 from cifar_tf.views.formatting import escape_markdown
+from pages.classmode import join_prompt
 from pages.common import data_dir, list_runs, run_label
+
+# Class mode: a browser without a name is asked for one first, above everything (on a phone the
+# sidebar is folded away); a student who just joined sees their recovery code here.
+join_prompt()
 
 st.title("CIFAR-10 Lab")
 st.markdown(

@@ -68,8 +68,7 @@ for number, upload in enumerate(uploads):
         st.markdown(f"**{escape_markdown(upload.name)}** looks like {article(ranked[0][0])} **{ranked[0][0]}** "
                     f"({ranked[0][1]:.0%} sure)")
         shown, seen, chart = st.columns([2, 1.2, 4], gap="medium")
-        shown.image(upload.image, caption=f"your image, {upload.image.width}x{upload.image.height}",
-                    width="stretch")
+        shown.image(upload.image, caption="your image, {}x{}".format(*upload.original_size), width="stretch")
         seen.image(enlarge(upload.model_input, 144), caption="what the model sees (32x32)")
         chart.altair_chart(probability_chart(ranked), width="stretch")
         if show_cam:

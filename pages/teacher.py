@@ -11,7 +11,7 @@ from cifar_tf.views import train_form as form
 from cifar_tf.views.class_form import FormRules
 from cifar_tf.views.classroom import queue_table, seats_table
 from cifar_tf.views.formatting import escape_markdown, run_label
-from pages.classmode import config_link, copy_box
+from pages.classmode import changes_text, config_link, copy_box
 from pages.common import classroom, list_runs, request_stop, shared_manager, viewer
 
 st.title("Teacher")
@@ -46,6 +46,9 @@ with challenge_tab:
     current = room.challenge()
     if current:
         st.info(escape_markdown(FormRules(current).summary()), icon=":material/flag:")
+        if current.adjusted:
+            st.info(changes_text("Its starting settings were fitted to the limits:", current.adjusted),
+                    icon=":material/tune:")
         copy_box("A link to the challenge's starting settings (the Train page fills them in):",
                  config_link(current.base_config()))
         if st.button("End the challenge", icon=":material/flag_circle:", key="teacher_end"):
@@ -90,7 +93,9 @@ with challenge_tab:
             st.error(f"Could not set the challenge: {escape_markdown(problem)}")
         else:
             st.session_state["teacher_message"] = (f"Challenge “{challenge.title}” set: the leaderboard starts "
-                                                   "afresh.")
+                                                   "afresh." + (" Its starting settings were fitted to the limits "
+                                                                "(listed under Challenge)." if challenge.adjusted
+                                                                else ""))
             st.rerun()
 
 with lesson_tab:
@@ -116,3 +121,44 @@ with lesson_tab:
             st.rerun()
     st.subheader("The class")
     st.dataframe(seats_table(room.seats.all(), runs, room.teacher_seats()), hide_index=True, width="stretch")
+    owners = dict(room.owners(runs))   # seat key -> name (as text: selectboxes show plain text)
+    seats = [key for key in owners if room.seats.by_key(key)]
+    free_col, give_col = st.columns(2, border=True)
+    with free_col:
+        st.markdown("**Free names**")
+        st.caption("For a student who lost their browser and their recovery code, or names nobody uses: each name "
+                   "is free again and its browser becomes a newcomer. Their runs go to the seat you pick, or stay "
+                   "yours.")
+        freed = st.multiselect("Names to free", [key for key in seats if key != me.seat], format_func=owners.get,
+                               key="teacher_free_pick", placeholder="Pick names")
+        heir = st.selectbox("Their runs go to", [None, *(key for key in seats if key not in freed)],
+                            key="teacher_free_to",
+                            format_func=lambda key: "nobody: the teacher keeps them" if key is None else owners[key])
+        if st.button("Free the names", icon=":material/person_remove:", disabled=not freed, key="teacher_free"):
+            try:
+                done = [room.free_seat(me, key, heir) for key in freed]
+            except NotAllowed as refused:
+                st.error(escape_markdown(refused))
+            else:
+                st.session_state["teacher_message"] = (
+                    f"Free again: {', '.join(f'“{seat.name}”' for seat, _ in done)}; "
+                    f"{sum(moved for _, moved in done)} run(s) went to "
+                    + (f"{owners[heir]}." if heir else "nobody (they stay the teacher's)."))
+                st.rerun()
+    with give_col:
+        st.markdown("**Give runs to someone else**")
+        st.caption("Every run of one seat (or of a freed name) changes owner: it counts for the new one on the "
+                   "leaderboard, and only they or the teacher may stop, rename or delete it.")
+        giver = st.selectbox("Runs of", list(owners), index=None, format_func=owners.get, key="teacher_give_from",
+                             placeholder="Pick a name")
+        taker = st.selectbox("Give them to", [key for key in seats if key != giver], index=None,
+                             format_func=owners.get, key="teacher_give_to", placeholder="Pick a name")
+        if st.button("Give the runs", icon=":material/move_down:", disabled=giver is None or taker is None,
+                     key="teacher_give"):
+            try:
+                moved = room.give_runs(me, giver, taker)
+            except NotAllowed as refused:
+                st.error(escape_markdown(refused))
+            else:
+                st.session_state["teacher_message"] = f"{moved} run(s) of {owners[giver]} went to {owners[taker]}."
+                st.rerun()

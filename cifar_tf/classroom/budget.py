@@ -13,13 +13,32 @@ from .challenge import BUDGET_TAG
 
 def over_budget(runs, clock=time.time):
     """The running runs that have trained longer than their time budget."""
-    late = []
-    for run in runs:
-        budget = (run.record.get("tags") or {}).get(BUDGET_TAG)
-        started = timestamp(run.record.get("started_at"))
-        if run.status == "running" and isinstance(budget, (int, float)) and started and clock() - started > budget:
-            late.append(run)
-    return late
+    return [run for run in runs if run.status == "running" and (_trained_beyond(run, clock) or 0) > 0]
+
+
+def budget_left(run, clock=time.time):
+    """Seconds until its time budget stops a started run (0 once it is over), or None (no budget,
+    or not started: the clock starts with the run)."""
+    beyond = _trained_beyond(run, clock)
+    return None if beyond is None else max(0.0, -beyond)
+
+
+def within_budget(run, seconds, clock=time.time):
+    """A run's time left, `seconds` (None: unknown), capped by the budget that will stop it:
+    what the Train page, the queue and its start estimates say."""
+    left = budget_left(run, clock)
+    if left is None:
+        return seconds
+    return left if seconds is None else min(seconds, left)
+
+
+def _trained_beyond(run, clock):
+    """Seconds a started run has trained beyond its time budget (negative: before it), or None."""
+    budget = (run.record.get("tags") or {}).get(BUDGET_TAG)
+    started = timestamp(run.record.get("started_at"))
+    if not isinstance(budget, (int, float)) or isinstance(budget, bool) or started is None:
+        return None
+    return clock() - started - budget
 
 
 class BudgetWatch:

@@ -2,16 +2,18 @@
 
 The teacher picks a configuration to start from (a preset or a link), which groups of settings stay
 editable, and limits: most epochs, most training images, the architectures allowed, a time budget.
-The Train page then shows only what is open (`views.class_form`), and every submission is checked
-here on the server: a fixed setting must keep the starting value, a limit must hold, or the run is
-refused with a message naming the setting. Runs admitted under a challenge carry its id, which is
-what the leaderboard ranks. A new challenge gets a new id, so changing the rules starts a new
-leaderboard.
+A starting configuration over a limit is fitted to it (`clamp`, which says what it changed), as is
+a link a student opens under the challenge. The Train page then shows only what is open
+(`views.class_form`), and every submission is checked here on the server: a fixed setting must keep
+the starting value, a limit must hold, or the run is refused with a message naming the setting (a
+button whose run can never pass says so beforehand, `refusal`). Runs admitted under a challenge
+carry its id, which is what the leaderboard ranks. A new challenge gets a new id, so changing the
+rules starts a new leaderboard.
 """
 import json
 import math
 import secrets
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from ..models.registry import ARCHITECTURES
 from ..runs.files import now
@@ -60,6 +62,7 @@ class Challenge:
     time_budget_s: int = None     # a run is stopped (and scored) once it has trained this long
     preset: str = None            # the preset the base came from, to say so
     created_at: str = None
+    adjusted: tuple = ()          # what fitting the starting configuration to the limits changed (`clamp`)
 
     def open_fields(self):
         """The TrainConfig fields students may change."""
@@ -77,12 +80,15 @@ class Challenge:
         value = {key: item for key, item in value.items() if key in known}
         value["editable"] = tuple(value.get("editable") or ())
         value["archs"] = tuple(value["archs"]) if value.get("archs") else None
+        value["adjusted"] = tuple(str(change) for change in value.get("adjusted") or ())
         return cls(**value)
 
 
 def new_challenge(title, base, *, editable=(), max_epochs=None, max_train_images=None, archs=None,
                   time_budget_s=None, preset=None):
-    """A checked challenge; InvalidArgument names the setting that is wrong."""
+    """A checked challenge; InvalidArgument names the setting that is wrong. A starting configuration
+    over a limit (the quick preset's 3 epochs under at most 2) is fitted to it, and the challenge's
+    `adjusted` says what changed."""
     title = " ".join(str(title or "").split())
     if not title or len(title) > MAX_TITLE_LENGTH:
         raise InvalidArgument("title", title, f"a title of 1 to {MAX_TITLE_LENGTH} characters")
@@ -102,6 +108,9 @@ def new_challenge(title, base, *, editable=(), max_epochs=None, max_train_images
     challenge = Challenge(id=secrets.token_hex(4), title=title, base=base.to_dict(),
                           editable=tuple(g for g in EDITABLE if g in editable),
                           archs=tuple(archs) if archs else None, preset=preset, created_at=now(), **limits)
+    base, changes = clamp(challenge, base)
+    base = base.checked(build=False)
+    challenge = replace(challenge, base=base.to_dict(), adjusted=tuple(changes))
     problem = next(iter(problems(challenge, base)), None)
     if problem:
         raise InvalidArgument("base", preset or base.arch, f"a starting configuration within the limits ({problem})")
@@ -146,6 +155,40 @@ def apply(challenge, config):
     return TrainConfig(**values)
 
 
+def clamp(challenge, config):
+    """`(config, changes)`: `config` fitted to the challenge (its fixed settings put back, its limits
+    applied) and one line per setting that changed, e.g. "epochs 3 -> 2 (the challenge allows at
+    most 2)". Both a teacher's starting preset and a student's configuration link go through here;
+    the server still checks every submission (`admit`)."""
+    before = config.to_dict()
+    values = apply(challenge, config).to_dict()
+    reasons = {name: "the challenge fixes it" for name in CONFIG_FIELDS if not _same(before[name], values[name])}
+    if challenge.archs and values["arch"] not in challenge.archs:
+        base_arch = challenge.base["arch"]
+        values["arch"] = base_arch if base_arch in challenge.archs else challenge.archs[0]
+        values["arch_params"] = dict(challenge.base["arch_params"]) if values["arch"] == base_arch else {}
+        reasons["arch"] = f"the challenge allows {', '.join(challenge.archs)} only"
+        reasons["arch_params"] = "the architecture changed"
+    most = challenge.max_epochs
+    if most and values["epochs"] > most:
+        values["epochs"] = most
+        reasons["epochs"] = f"the challenge allows at most {most}"
+    if most and values["fine_tune_epochs"] > most - values["epochs"]:
+        values["fine_tune_epochs"] = most - values["epochs"]
+        reasons["fine_tune_epochs"] = f"the challenge allows at most {most} epochs, fine-tuning included"
+    images = challenge.max_train_images
+    if images and not 0 < values["train_limit"] <= images:
+        values["train_limit"] = images
+        reasons["train_limit"] = f"the challenge allows at most {images:,} training images"
+    if values["warmup_epochs"] > values["epochs"]:
+        values["warmup_epochs"] = values["epochs"]
+        reasons["warmup_epochs"] = "no longer than the epochs"
+    changes = [f"{name} {_shown_setting(name, before[name])} -> {_shown_setting(name, values[name])} "
+               f"({reasons[name]})" for name in CONFIG_FIELDS
+               if name in reasons and not _same(before[name], values[name])]
+    return TrainConfig(**values), changes
+
+
 def problems(challenge, config):
     """What in `config` the challenge does not allow, one sentence each (empty: it is allowed)."""
     found = []
@@ -172,13 +215,37 @@ def admit(challenge, config, *, teacher=False):
         return {}
     found = problems(challenge, config.checked(build=False))
     if found and not teacher:
-        raise NotAllowed(f"The challenge “{challenge.title}” does not allow this run: " + "; ".join(found) + ".")
+        raise NotAllowed(_refused(challenge, found))
     if found:
         return {}
     tags = {CHALLENGE_TAG: challenge.id}
     if challenge.time_budget_s:
         tags[BUDGET_TAG] = challenge.time_budget_s
     return tags
+
+
+def refusal(challenge, configs, *, free=()):
+    """Why `admit` refuses a student's submission of each of `configs` whatever its `free` settings
+    are (those a button's own widgets choose: names, or a dict of name -> the values offered, None
+    for any), or None when some choice may pass. A button that can never work under the challenge
+    is disabled with this as its help; without a challenge (or for the teacher: pass None) there
+    is none."""
+    if challenge is None:
+        return None
+    offered = free if isinstance(free, dict) else dict.fromkeys(free)
+    for config in configs:
+        config = config.checked(build=False)
+        fitted = clamp(challenge, config)[0].to_dict()
+        chosen = {name: fitted[name] for name, values in offered.items()
+                  if values is None or any(_same(fitted[name], value) for value in values)}
+        found = problems(challenge, replace(config, **chosen))
+        if found:
+            return _refused(challenge, found)
+    return None
+
+
+def _refused(challenge, found):
+    return f"The challenge “{challenge.title}” does not allow this run: " + "; ".join(found) + "."
 
 
 def in_challenge(run, challenge):
@@ -206,6 +273,10 @@ def _same(a, b):
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
     return a == b
+
+
+def _shown_setting(name, value):
+    return "all" if name == "train_limit" and value == 0 else _shown(value)
 
 
 def _shown(value):

@@ -4,14 +4,14 @@ Run listings skip dot folders, so nothing here is taken for a run. Each file is 
 replaced atomically; a change reads, edits and writes a file under one lock, so that two sessions
 (or two servers over one folder) never lose each other's changes.
 """
-import json
 from contextlib import contextmanager
 
-from ..runs.files import atomic_write_json, file_lock
+from ..runs.files import MiB, atomic_write_json, file_lock, read_json
 from ..runs.store import resolve_runs_dir
 
 CLASS_DIR = ".class"
 LOCK_FILE = ".lock"
+CLASS_FILE_MAX_BYTES = 16 * MiB   # a class's seats, budgets and tries: a few kilobytes per student
 
 
 class NotAllowed(ValueError):
@@ -27,7 +27,8 @@ class ClassFolder:
     def read(self, name, default=None):
         """The JSON object in `name`, or `default` when it is missing or damaged (never raises)."""
         try:
-            value = json.loads((self.path / name).read_text(encoding="utf-8"))
+            # Regular files only: a FIFO in a file's place would hang every class-mode page.
+            value = read_json(self.path / name, CLASS_FILE_MAX_BYTES)
         except (OSError, ValueError):
             return default
         return value if isinstance(value, dict) else default

@@ -13,6 +13,7 @@ from ..runs.files import timestamp
 from ..runs.manager import queue_order
 from ..runs.progress import progress
 from ..runs.store import FINISHED_STATUSES
+from .budget import within_budget
 from .challenge import BUDGET_TAG
 
 TRAINING_SPLIT = 50_000  # CIFAR-10's training images, validation images included
@@ -45,15 +46,15 @@ def _validation_images(val_size):
 
 def remaining_seconds(run, finished, clock=time.time):
     """Seconds a running run still needs: its own estimate once it reports steps, else the
-    expected length less the time it has run."""
+    expected length less the time it has run; never more than its time budget leaves it, which
+    stops it whatever its steps say."""
     eta = progress(run)["eta_seconds"]
-    if eta is not None:
-        return eta
-    expected = expected_seconds(run, finished)
-    started = timestamp(run.record.get("started_at"))
-    if expected is None:
-        return None
-    return max(0.0, expected - (clock() - started)) if started else expected
+    if eta is None:
+        expected = expected_seconds(run, finished)
+        started = timestamp(run.record.get("started_at"))
+        if expected is not None:
+            eta = max(0.0, expected - (clock() - started)) if started else expected
+    return within_budget(run, eta, clock)
 
 
 def start_estimates(queued, running, finished, slots, clock=time.time):

@@ -107,3 +107,68 @@ def rename_run(viewer, run_id, name, runs_dir=None):
 def delete_run(viewer, run_id, runs_dir=None):
     check_can_manage(viewer, store.load_run(run_id, runs_dir))
     return store.delete_run(run_id, runs_dir)
+
+
+# --- seats: the teacher's -------------------------------------------------------------------------
+
+FORMER_OWNER_TAG = "former_owner"   # run.json: tags.former_owner, the owner whose name the teacher freed
+
+
+def may_manage_seats(viewer):
+    """Freeing a name and giving a seat's runs to another seat are the teacher's, in class mode."""
+    return bool(viewer.class_mode and viewer.teacher)
+
+
+def check_may_manage_seats(viewer, action):
+    if not may_manage_seats(viewer):
+        raise NotAllowed(f"Only the teacher can {action}.")
+
+
+def former_owner_of(run):
+    """`{"name", "seat"}` of whoever owned this run before the teacher freed their name, or None."""
+    owner = (run.record.get("tags") or {}).get(FORMER_OWNER_TAG)
+    if owner_of(run) is None and isinstance(owner, dict) and isinstance(owner.get("seat"), str) \
+            and isinstance(owner.get("name"), str):
+        return owner
+    return None
+
+
+def held_by(run, seat):
+    """Whether `run` is the seat `seat`'s: it owns it, or owned it until its name was freed."""
+    owner = owner_of(run) or former_owner_of(run)
+    return bool(owner) and owner["seat"] == seat
+
+
+def former_owners(runs, names):
+    """{seat: name} of the owners of `runs` who hold no seat any more (`names`: the seats now)."""
+    found = {}
+    for run in runs:
+        owner = owner_of(run) or former_owner_of(run)
+        if owner and owner["seat"] not in names:
+            found.setdefault(owner["seat"], owner["name"])
+    return found
+
+
+def give_runs(viewer, seat, to, runs_dir=None):
+    """Every run of the seat `seat` (see `held_by`) given to `to` (`{"name", "seat"}` of another
+    seat), or to nobody (None: the teacher keeps them, and they remember whose they were). The
+    teacher's alone. How many runs changed hands."""
+    check_may_manage_seats(viewer, "give a student's runs to someone else")
+    runs, _ = store.list_runs(runs_dir)
+    moved = 0
+    for listed in runs:
+        if is_read_only(listed) or not held_by(listed, seat):
+            continue
+        run = store.load_run(listed.id, runs_dir)   # read again: change what is on disk now
+        if not held_by(run, seat):
+            continue
+        tags = dict(run.record.get("tags") or {})
+        was = tags.pop(OWNER_TAG, None) or tags.pop(FORMER_OWNER_TAG, None)
+        if to:
+            tags.pop(FORMER_OWNER_TAG, None)
+            tags[OWNER_TAG] = {"name": to["name"], "seat": to["seat"]}
+        else:
+            tags[FORMER_OWNER_TAG] = was
+        run.update(tags=tags)
+        moved += 1
+    return moved

@@ -9,7 +9,7 @@ from .. import settings
 from . import challenge as rules
 from . import lessons
 from .folder import ClassFolder, NotAllowed
-from .roles import Viewer, owner_tags, stop_run
+from .roles import Viewer, check_may_manage_seats, former_owners, give_runs, owner_tags, stop_run
 from .seats import Seats
 from .teacher import Unlocks, fingerprint, teacher_code, where_the_code_is
 
@@ -17,7 +17,7 @@ from .teacher import Unlocks, fingerprint, teacher_code, where_the_code_is
 class Classroom:
     def __init__(self, runs_dir=None, *, clock=time.time):
         self.folder = ClassFolder(runs_dir)
-        self.seats = Seats(self.folder)
+        self.seats = Seats(self.folder, clock)
         self.unlocks = Unlocks(self.folder, clock)
 
     @property
@@ -45,9 +45,27 @@ class Classroom:
         return Viewer(class_mode=True, seat=seat.key, name=seat.name, teacher=self.unlocks.is_current(seat.teacher))
 
     def join(self, name):
-        """A seat for a newcomer: the token for their browser (NotAllowed for a bad or taken name)."""
-        token, _ = self.seats.join(name)
-        return token
+        """A seat for a newcomer: the token for their browser (NotAllowed for a bad or taken name,
+        a full class, too many newcomers at once)."""
+        return self.join_with_code(name)[0]
+
+    def join_with_code(self, name):
+        """As `join`: `(token, recovery code)`, the code to show the newcomer once."""
+        token, _, code = self.seats.join(name)
+        return token, code
+
+    def recover(self, typed):
+        """`(token, new recovery code)` of the seat whose recovery code was typed, for this
+        browser: the seat's other browser loses it. Wrong codes count against the class's guess
+        limit, with the teacher code's (NotAllowed, saying how long to wait)."""
+        token, _, code = self.unlocks.guesses.attempt(None, lambda: self.seats.reclaim_locked(typed),
+                                                      what="recovery code")
+        return token, code
+
+    def new_recovery_code(self, viewer):
+        """A new recovery code for `viewer`'s seat, to show them once (the one before stops working)."""
+        self._seated(viewer)
+        return self.seats.new_recovery(viewer.seat)
 
     def rename(self, viewer, name):
         self._seated(viewer)
@@ -68,6 +86,45 @@ class Classroom:
     def teacher_seats(self):
         current = fingerprint(self.code()[0])
         return {seat.key for seat in self.seats.all() if self.unlocks.is_current(seat.teacher, current)}
+
+    # --- seats: the teacher's --------------------------------------------------------------------
+
+    def owners(self, runs):
+        """`[(seat key, name)]` whose runs the teacher may give away: every seat, by name, then the
+        owners of `runs` whose names were freed ("(name freed)")."""
+        names = self.names()
+        seats = sorted(names.items(), key=lambda item: item[1].casefold())
+        gone = sorted(former_owners(runs, names).items(), key=lambda item: item[1].casefold())
+        return seats + [(key, f"{name} (name freed)") for key, name in gone]
+
+    def free_seat(self, viewer, key, give_to=None):
+        """Free the seat `key`'s name (its browser becomes a newcomer): its runs go to the seat
+        `give_to`, or stay the teacher's (nobody's, remembering whose they were). `(the seat
+        freed, how many runs changed hands)`; only the teacher may."""
+        check_may_manage_seats(viewer, "free a name")
+        if key == viewer.seat:
+            raise NotAllowed("This is your own seat: leave teacher mode or use another browser to free it.")
+        seat = self.seats.by_key(key)
+        if seat is None:
+            raise NotAllowed("That name is no longer in the class.")
+        to = self._receiver(give_to, key) if give_to else None
+        moved = give_runs(viewer, key, to, self.folder.runs_dir)
+        self.seats.free(key)
+        return seat, moved
+
+    def give_runs(self, viewer, key, give_to):
+        """Give every run of the seat `key` (or of an owner whose name was freed) to the seat
+        `give_to`: how many; only the teacher may."""
+        check_may_manage_seats(viewer, "give a student's runs to someone else")
+        return give_runs(viewer, key, self._receiver(give_to, key), self.folder.runs_dir)
+
+    def _receiver(self, key, giver):
+        seat = self.seats.by_key(key)
+        if seat is None:
+            raise NotAllowed("The runs can only go to someone who has a name in the class now.")
+        if key == giver:
+            raise NotAllowed("Those runs are theirs already: pick someone else.")
+        return {"name": seat.name, "seat": seat.key}
 
     # --- the teacher's controls ------------------------------------------------------------------
 
@@ -127,9 +184,9 @@ class SeatedManager:
     def __init__(self, manager, classroom, viewer):
         self.manager, self.classroom, self.viewer = manager, classroom, viewer
 
-    def submit(self, config, *, name=None, tags=None, data_dir=None):
+    def submit(self, config, *, name=None, tags=None, data_dir=None, **more):
         tags = {**(tags or {}), **self.classroom.admit(self.viewer, config)}
-        return self.manager.submit(config, name=name, tags=tags, data_dir=data_dir)
+        return self.manager.submit(config, name=name, tags=tags, data_dir=data_dir, **more)
 
     def stop(self, run_id):
         return stop_run(self.manager, self.viewer, run_id)

@@ -22,7 +22,7 @@ from .. import settings
 from ..hardware import keep_gpus_free
 from . import store
 from .files import file_lock
-from .liveness import executor_kind
+from .liveness import executor_kind, mark_dead, silent_worker_reason
 from .local import LocalExecutor
 
 LOCK_FILE = ".queue.lock"
@@ -62,11 +62,12 @@ class RunManager:
 
     # --- what pages call ---------------------------------------------------------------------
 
-    def submit(self, config, *, name=None, tags=None, data_dir=None):
+    def submit(self, config, *, name=None, tags=None, data_dir=None, record=None, prepare=None):
         """Queue a run and start it at once if a slot is free. `config` is a TrainConfig: it is
         checked completely first, against the dataset too (found, and large enough for its
         validation split), and the executor must be reachable, so a refused submission leaves
-        nothing behind."""
+        nothing behind. `record`: more fields for its run.json (a range test's kind, a fork's
+        parent); `prepare(run)`: fills its folder (a fork's weights) before any manager may start it."""
         config = config.checked()
         self.launcher.prepare()
         data_dir = data_dir or self.data_dir
@@ -74,8 +75,15 @@ class RunManager:
         tags = dict(tags or {})
         if data_dir:
             tags.setdefault("data_dir", str(data_dir))
-        run = store.create_run(self.runs_dir, arch=config.arch, config=config.to_dict(), name=name,
-                               status="queued", tags=tags)
+        with self._queue_lock():   # no manager starts a queued run while it is being made
+            run = store.create_run(self.runs_dir, arch=config.arch, config=config.to_dict(), name=name,
+                                   status="queued", tags=tags, record=record)
+            if prepare is not None:
+                try:
+                    prepare(run)
+                except BaseException as error:
+                    run.finish("failed", error=f"could not prepare the run: {type(error).__name__}: {error}")
+                    raise
         self.poll()
         return store.load_run(run.id, self.runs_dir)
 
@@ -113,14 +121,19 @@ class RunManager:
         stops, start queued runs."""
         with self._lock:
             with self._queue_lock():
-                found, _ = store.list_runs(self.runs_dir)
+                found, _, live_unreadable = store.scan_runs(self.runs_dir)
                 for executor in self.executors.values():
                     executor.sync(found)  # brings the runs in `found` up to date
                 for run in found:
+                    if run.status == "running" and executor_kind(run) not in self.executors:
+                        # No executor here can ask after it (a Ray run on a server without Ray):
+                        # its silence decides, or it would hold its slot for ever.
+                        mark_dead(run, silent_worker_reason(run))
                     if run.dead_reason:
                         self._record_dead(run)
                 self._enforce_stops({run.id: run for run in found})
-                running = sum(handed_over(r) for r in found)
+                # A worker that still beats under a record that cannot be read keeps its slot.
+                running = sum(handed_over(r) for r in found) + len(live_unreadable)
                 queued = sorted((r for r in found if r.status == "queued" and not handed_over(r)), key=queue_order)
                 for run in queued[:max(0, self.max_concurrent - running)]:
                     self.launcher.launch(run)

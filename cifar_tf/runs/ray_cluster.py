@@ -12,6 +12,10 @@ The actors are detached, so a run outlives the app (or the `submit` command) tha
 and any manager connected to the cluster carries on collecting it. Whether a run lives is Ray's
 to say: an actor that died (its worker killed, its node switched off) fails its run with the
 reason, and so does one that has not answered for SILENT_LIMIT_S.
+
+Ray keeps a run that no node of the cluster can hold queued for ever, without a word (two 1-CPU
+nodes, runs asking for 2 CPUs): `why_no_node_fits` says so, at submit (refused) and, for a run
+already queued when the nodes changed, in its record (`executor.waiting_reason`).
 """
 import functools
 import logging
@@ -26,16 +30,18 @@ from ..data.cifar10 import REQUIRED_FILES, find_dataset
 from . import store
 from .files import atomic_write_bytes, now
 from .liveness import executor_kind
+from .ray_resources import (DEFAULT_CPUS_PER_RUN, NoNodeFits, alive_nodes, amount_text, is_needs,  # noqa: F401
+                            cpus_per_run, run_needs, why_no_node_fits)
 from .ray_node import (HISTORY_FILES, NAMESPACE, DatasetHolder, RunOnNode, actor_name, dataset_fingerprint,
                        holder_name, read_dataset)
 
-DEFAULT_CPUS_PER_RUN = 2
 UNLIMITED_RUNS = 1000      # the manager hands every queued run over; the cluster queues what it cannot fit
 PROBE_TIMEOUT_S = 5        # a cluster that does not accept a connection in this time is unreachable
 CONNECT_TIMEOUT_S = 30     # ray.init itself waits for ever on an address that is open but not Ray
 RETRY_AFTER_S = 10         # a background poll does not retry a failed connection sooner
 READ_WAIT_S = 0.5          # how long one poll waits for the nodes' answers
 SILENT_LIMIT_S = 45        # a started run whose node has not answered for this long has failed
+NODES_EVERY_S = 10         # how often a poll asks the cluster for its nodes, for runs still waiting
 RESULTS_TIMEOUT_S = 120    # to bring back a finished run's model
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # The app's fields of a record, not the node's: a rename here while the run trains is kept.
@@ -54,17 +60,6 @@ def check_address(address, name="CIFAR_TF_RAY_ADDRESS"):
     if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(ch.isspace() for ch in host):
         raise InvalidArgument(name, address, "HOST:PORT of a Ray cluster's head, e.g. 192.168.1.10:6379")
     return host.strip("[]"), int(port)
-
-
-def cpus_per_run():
-    value = settings.ray_cpus_per_run()
-    if value is None:
-        return DEFAULT_CPUS_PER_RUN
-    if not value.isdigit() or int(value) < 1:
-        from ..validation import InvalidArgument
-
-        raise InvalidArgument("CIFAR_TF_RAY_CPUS", value, "a whole number of CPUs per run, at least 1")
-    return int(value)
 
 
 def node_label(executor):
@@ -147,14 +142,19 @@ class RayExecutor:
         self._reads = {}      # run id → (answer ref, offsets it was asked from)
         self._heard = {}      # run id → when its node last answered
         self._datasets = {}   # dataset folder → (its files' sizes and times, fingerprint)
+        self._nodes = (0.0, None)  # when the cluster last listed its nodes, and their resources
 
     def default_max_concurrent(self):
         return settings.max_runs() or UNLIMITED_RUNS
 
     def prepare(self):
-        """Raise before a run is queued if the cluster cannot take it."""
+        """Raise before a run is queued if the cluster cannot take it: unreachable, or without a
+        node that could ever hold what a run asks for (Ray would keep the run queued for ever)."""
         cpus_per_run()
-        connect(self.address)
+        ray = connect(self.address)
+        problem = why_no_node_fits(alive_nodes(ray), run_needs(ray.cluster_resources()), self.address)
+        if problem:
+            raise NoNodeFits(problem)
 
     def launch(self, run):
         """Hand a queued run to the cluster; it stays queued until Ray starts it on a node."""
@@ -166,17 +166,18 @@ class RayExecutor:
         except (OSError, ValueError) as error:  # no usable dataset on this machine
             run.finish("failed", error=str(error))
             return
-        if ray.cluster_resources().get("GPU", 0) >= 1:
-            resources, asks, env = {"num_gpus": 1, "num_cpus": 1}, "1 GPU", {}
+        needs = run_needs(ray.cluster_resources())
+        if "GPU" in needs:
+            resources, asks, env = {"num_gpus": needs["GPU"], "num_cpus": needs["CPU"]}, "1 GPU", {}
         else:
-            cpus = cpus_per_run()
-            resources, asks, env = {"num_cpus": cpus}, f"{cpus} CPUs", {"TF_NUM_INTRAOP_THREADS": str(cpus)}
+            cpus = needs["CPU"]
+            resources, asks, env = {"num_cpus": cpus}, amount_text(cpus, "CPU"), {"TF_NUM_INTRAOP_THREADS": str(cpus)}
         self._actors[run.id] = _remote(ray, RunOnNode).options(
             name=actor_name(run.id), namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
             max_restarts=0, max_task_retries=0, max_concurrency=4, **resources,
         ).remote(run.record, fingerprint, env)
         run.update(executor={"kind": self.kind, "node": None, "address": None, "host": None, "asks": asks,
-                             "cluster": _cluster_address(ray)})
+                             "needs": needs, "cluster": _cluster_address(ray)})
 
     def _share_dataset(self, ray, data_dir):
         """The fingerprint of this machine's dataset, put into the cluster once (per fingerprint)."""
@@ -220,6 +221,34 @@ class RayExecutor:
             elif run.id in self._heard and time.time() - self._heard[run.id] > SILENT_LIMIT_S:
                 self._fail(ray, run, f"its Ray node {node_label(run.record['executor'])} has not answered for "
                                      f"{SILENT_LIMIT_S} s (switched off, or cut from the network)")
+        self._note_waiting(ray, [run for run in mine if run.status == "queued"])
+
+    def _note_waiting(self, ray, runs):
+        """Write in each waiting run's record whether a node of the cluster could ever start it
+        (`executor.waiting_reason`, None when one could): nodes leave after a run was queued, and
+        Ray keeps a run no node can hold queued without a word."""
+        waiting = [run for run in runs if not run.record["executor"].get("address")
+                   and is_needs(run.record["executor"].get("needs"))]  # older records lack needs
+        nodes = self._alive_nodes(ray) if waiting else None
+        if nodes is None:
+            return
+        for run in waiting:
+            problem = why_no_node_fits(nodes, run.record["executor"]["needs"], self.address)
+            reason = (f"{problem}. It starts when a node that can hold it joins; otherwise stop it and "
+                      f"start it again after the change") if problem else None
+            if reason != run.record["executor"].get("waiting_reason"):
+                run.update(executor={**run.record["executor"], "waiting_reason": reason})
+
+    def _alive_nodes(self, ray):
+        """`alive_nodes`, asked at most every NODES_EVERY_S; None while the cluster does not say."""
+        when, nodes = self._nodes
+        if nodes is None or time.time() - when > NODES_EVERY_S:
+            try:
+                nodes = alive_nodes(ray)
+            except Exception:  # noqa: BLE001 - the cluster's state service is busy or gone: next poll
+                return None
+            self._nodes = (time.time(), nodes)
+        return nodes
 
     def _ask(self, ray, run):
         """Ask the run's actor for news, unless a question is still on its way; False if it is gone."""
@@ -248,6 +277,7 @@ class RayExecutor:
             return self._fail(ray, run, f"the Ray cluster could not reach it: {_first_line(error)}")
         self._heard[run.id] = time.time()
         executor = {**run.record["executor"], **answer["where"]}
+        executor.pop("waiting_reason", None)  # it started: a node could hold it after all
         if answer["error"]:
             run.update(executor=executor)
             return self._fail(ray, run, answer["error"])

@@ -17,7 +17,8 @@ RECORD_FIELDS = {
     "pid": (int, type(None)), "host": (str, type(None)), "train_size": (int, type(None)),
     "val_size": (int, type(None)), "steps_per_epoch": (int, type(None)), "total_steps": (int, type(None)),
     "recipe": (str, type(None)), "data_path": (str, type(None)), "phase": (str, type(None)),
-    "placement": (dict, type(None)),
+    "placement": (dict, type(None)), "epochs_trained": (*NUMBER, type(None)), "restored": (str, type(None)),
+    "kind": (str, type(None)), "lrfind": (dict, type(None)), "fork": (dict, type(None)),   # training/lrfind, fork
 }
 # A TrainConfig's fields as a record holds them (tests/unit/test_runs.py keeps this in step with it).
 CONFIG_FIELDS = {

@@ -6,7 +6,6 @@ fixed fields put back (`challenge.apply`), and the server checks it again on sub
 Without a challenge (or for the teacher) every widget shows, as it always did.
 """
 from ..classroom import challenge as rules
-from ..training.config import TrainConfig
 from . import train_form as form
 
 STATE_KEY = "cfg_challenge"   # the challenge the form's values were set for
@@ -47,25 +46,15 @@ class FormRules:
         return [n for n in options if 0 < n <= most] if most else list(options)
 
     def fit(self, config):
-        """`config` as far as the challenge allows: fixed settings put back, limits applied (for
-        a link, or the form's first values). The server still checks what is submitted."""
+        """`(config, changes)`: `config` as far as the challenge allows, fixed settings put back and
+        limits applied (for a link, or the form's first values), and a line per setting changed
+        (`challenge.clamp`). The server still checks what is submitted."""
         if self.challenge is None:
-            return config
-        challenge = self.challenge
-        config = rules.apply(challenge, config)
-        values = config.to_dict()
-        if challenge.archs and values["arch"] not in challenge.archs:
-            values["arch"], values["arch_params"] = challenge.base["arch"], dict(challenge.base["arch_params"])
-        if challenge.max_epochs:
-            values["epochs"] = min(values["epochs"], challenge.max_epochs)
-            values["fine_tune_epochs"] = min(values["fine_tune_epochs"], challenge.max_epochs - values["epochs"])
-        if challenge.max_train_images and not 0 < values["train_limit"] <= challenge.max_train_images:
-            values["train_limit"] = challenge.max_train_images
-        values["warmup_epochs"] = min(values["warmup_epochs"], values["epochs"])
-        return TrainConfig(**values)
+            return config, []
+        return rules.clamp(self.challenge, config)
 
     def initial_state(self):
-        return form.form_state(self.fit(self.challenge.base_config())) if self.challenge else form.initial_state()
+        return form.form_state(self.fit(self.challenge.base_config())[0]) if self.challenge else form.initial_state()
 
     def prepare(self, state):
         """Give the form its values: a fresh session's, or the challenge's when it changed (then
@@ -92,6 +81,8 @@ class FormRules:
         if challenge is None:
             return None
         start = f"the {challenge.preset} preset" if challenge.preset else "the teacher's settings"
+        if challenge.adjusted:
+            start += " fitted to the limits"
         open_groups = ", ".join(challenge.editable) or "nothing: press Start"
         limits = []
         if challenge.max_epochs:

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
+from ..classroom.budget import within_budget
 from ..classroom.leaderboard import COLUMNS
 from ..classroom.queue import queue_with_estimates
 from ..classroom.roles import owner_name, owner_of
@@ -24,6 +25,16 @@ PROJECTOR_STYLE = """
 </style>
 """
 
+# The projector view's page: the whole width for the board, no sidebar (the page's own toggle turns
+# the view off). Fixed text: Streamlit's initial_sidebar_state gives way to a sidebar opened by hand.
+PROJECTOR_PAGE_STYLE = """
+<style>
+[data-testid="stSidebar"], [data-testid="stExpandSidebarButton"] {
+    display: none !important;
+}
+</style>
+"""
+
 
 def run_link(run_id):
     """A link to a run, relative to the app's address (it opens read-only for others)."""
@@ -33,6 +44,7 @@ def run_link(run_id):
 def leaderboard_table(rows):
     """The rows as a DataFrame for st.dataframe, with a link to each run."""
     table = pd.DataFrame(rows, columns=COLUMNS)
+    table["test accuracy"] = table["test accuracy"].astype("float64").round(3)  # 55.2%, as the projector has it
     table["link"] = [run_link(run_id) for run_id in table["id"]]
     return table
 
@@ -63,9 +75,10 @@ def queue_table(runs, slots, names):
     for run in runs:
         if run.status == "running":
             state = progress(run)
+            left = within_budget(run, state["eta_seconds"])
             rows.append({"place": "training", "student": owner_name(run, names) or "–", "run": run.name,
                          "status": f"epoch {state['epoch']} of {state['epochs']}",
-                         "starts": f"{format_seconds(state['eta_seconds'])} left" if state["eta_seconds"] else "–",
+                         "starts": f"{format_seconds(left)} left" if left else "–",
                          "id": run.id})
     for place, (run, wait) in enumerate(queue_with_estimates(runs, slots), start=1):
         rows.append({"place": str(place), "student": owner_name(run, names) or "–", "run": run.name,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..runs.outputs import read_evaluation
 from ..training.config import unused_settings
-from .formatting import as_number, where_it_runs
+from .formatting import as_number, csv_text, where_it_runs
 
 CURVE_METRICS = {
     "loss": "training loss",
@@ -31,6 +31,9 @@ _FLOAT_COLUMNS = {"best val accuracy": "best_val_accuracy", "test accuracy": "te
                   "weighted F1": "weighted_f1", "training time (s)": "train_seconds",
                   "images/s": "images_per_second"}
 MISSING = "—"  # a setting one run has and another lacks
+# Decimals each number column keeps in the CSV (other floats keep 6 significant digits).
+CSV_DECIMALS = {"best val accuracy": 4, "test accuracy": 4, "weighted F1": 4, "training time (s)": 1,
+                "images/s": 1, "epochs": 3}
 
 
 # --- the table of runs --------------------------------------------------------------------------
@@ -45,15 +48,16 @@ def runs_table(runs, owners=None):
         device = record.get("device") if isinstance(record.get("device"), dict) else {}
         row = {"id": run.id, "name": run.name, "arch": _text(record.get("arch")),
                "status": _text(run.status), "params": as_number(record.get("params")),
-               "epochs": as_number(record.get("epochs_completed")),
+               # As far as its curves go: a run a time budget stopped in its first epoch has 0.48.
+               "epochs": as_number(run.epochs_trained()),
                "device": _text(device.get("name")), "where": where_it_runs(run),
                "created": _datetime(record.get("created_at"))}
         for column, key in _FLOAT_COLUMNS.items():
             row[column] = as_number(metrics.get(key))
         rows.append(row)
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-    for column in ("params", "epochs"):
-        table[column] = pd.array(table[column].round(), dtype="Int64")
+    table["params"] = pd.array(table["params"].round(), dtype="Int64")
+    table["epochs"] = table["epochs"].astype("float64").round(3)
     for column in _FLOAT_COLUMNS:
         table[column] = table[column].astype("float64")
     table["created"] = pd.to_datetime(table["created"])
@@ -71,7 +75,7 @@ def comparison_csv(runs, owners=None):
     for column in both.columns:
         if not pd.api.types.is_numeric_dtype(both[column]) and not pd.api.types.is_datetime64_any_dtype(both[column]):
             both[column] = both[column].map(_spreadsheet_safe)
-    return both.to_csv(index=False)
+    return csv_text(both, CSV_DECIMALS)
 
 
 def run_labels(runs):

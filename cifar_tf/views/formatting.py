@@ -1,16 +1,20 @@
 """How values read on a page: user text made literal, run labels, durations, percentages, and
-numbers taken from records that may hold anything."""
+numbers taken from records that may hold anything, and tables as CSV text."""
 import re
 
 import numpy as np
+
+from ..runs.files import without_lone_surrogates
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:~$>=&])")
 
 
 def escape_markdown(text):
     """`text` with Markdown (and Streamlit's :color[...] / :icon: syntax) made literal, for
-    showing file names and other outside text in st.markdown, st.error and the like."""
-    text = " ".join(str(text).split())  # no line breaks: a name cannot start a heading or list
+    showing file names and other outside text in st.markdown, st.error and the like. A lone
+    surrogate (a folder name of bytes that are not UTF-8) shows as U+FFFD: a page cannot send it."""
+    # No line breaks: a name cannot start a heading or a list.
+    text = " ".join(without_lone_surrogates(str(text)).split())
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
@@ -18,7 +22,7 @@ def run_label(run):
     """A run in a picker: its name, architecture, status and test accuracy."""
     accuracy = as_number((run.record.get("metrics") or {}).get("test_accuracy"))
     score = "" if np.isnan(accuracy) else f", {accuracy:.1%}"
-    return f"{run.name} · {run.record.get('arch')} · {run.status}{score}"
+    return without_lone_surrogates(f"{run.name} · {run.record.get('arch')} · {run.status}{score}")
 
 
 def format_seconds(seconds):
@@ -69,6 +73,16 @@ def where_it_runs(run):
     return f"on {executor['node']}" if executor.get("node") else ""
 
 
+def waiting_reason(run):
+    """Why a queued Ray run cannot start on any node of its cluster, and what to change (the
+    manager writes it down, see `ray_cluster.why_no_node_fits`); empty while a node could hold it."""
+    executor = run.record.get("executor") if isinstance(run.record.get("executor"), dict) else {}
+    if run.status != "queued" or executor.get("kind") != "ray" or executor.get("address"):
+        return ""
+    reason = executor.get("waiting_reason")
+    return reason if isinstance(reason, str) else ""
+
+
 PRECISION_NAMES = {"float32": "float32", "mixed_bfloat16": "bfloat16 mixed precision",
                    "mixed_float16": "float16 mixed precision"}
 
@@ -84,3 +98,28 @@ def trained_with(run):
     gpu = f" (GPU {placement['gpu']})" if device.get("kind") == "gpu" and placement.get("gpu") is not None else ""
     precision = PRECISION_NAMES.get(device.get("precision"), str(device.get("precision") or "float32"))
     return f"{backend} on {device['name']}{gpu}, {precision}" + (", XLA" if device.get("xla") else "")
+
+
+CSV_SIGNIFICANT = 6   # digits a CSV keeps of a number no column rule covers
+
+
+def csv_text(table, decimals=None):
+    """`table` (a DataFrame) as CSV text, its numbers as a spreadsheet should show them: the columns
+    named in `decimals` (column -> decimals: scores to 4, seconds to 1) rounded so, every other
+    float to 6 significant digits. A float32 accuracy is written 0.17, not 0.17000000178813934.
+    Every CSV the lab offers is written here."""
+    import pandas as pd  # only when a CSV is asked for: pages that show none need not load it
+
+    table = table.copy()
+    for column in table.columns:
+        if not pd.api.types.is_float_dtype(table[column]):
+            continue
+        if column in (decimals or {}):
+            table[column] = table[column].round(decimals[column])
+        else:
+            table[column] = table[column].map(_significant)
+    return table.to_csv(index=False)
+
+
+def _significant(value):
+    return float(f"{value:.{CSV_SIGNIFICANT}g}") if np.isfinite(value) else value

@@ -11,11 +11,14 @@ their charts a few times a minute, not every second.
 """
 import time
 
+from ..runs.control import EVENTS_FILE
 from ..runs.files import read_jsonl_from
+from ..runs.progress import is_step
 from ..runs.store import EPOCHS_FILE, STEPS_FILE
 
 MAX_TRAIN_POINTS = 240      # per curve; merged pairwise when passed
 KEEP_SHARP = 80             # the most recent points never merged
+MAX_STEPS_READ = 4 * MAX_TRAIN_POINTS   # step lines parsed per refresh at most (evenly spaced)
 CHART_EVERY_S = 6.0         # the curves redraw at most this often while a run trains: a browser
                             # redrawing two charts per second per tab takes CPU from the training
 COLOURS = {"train": "#4c78a8", "validation": "#f58518"}
@@ -26,29 +29,35 @@ class LiveRun:
 
     def __init__(self, path):
         self.path = path
-        self.offsets = {STEPS_FILE: 0, EPOCHS_FILE: 0}
+        self.offsets = {STEPS_FILE: 0, EPOCHS_FILE: 0, EVENTS_FILE: 0}
         self.points = []          # (epoch as a float, loss, accuracy), thinned
         self.epochs = []          # epoch records, as written
+        self.events = []          # what its knobs changed, and where (runs/control.py), marked on the curves
         self.last_step = {}       # the latest step record
         self.version = 0          # changes whenever something new was read
         self._specs = {}
 
     def refresh(self, steps_per_epoch):
         """Read what the run wrote since the last refresh; True if anything was new."""
-        steps, self.offsets[STEPS_FILE] = read_jsonl_from(self.path / STEPS_FILE, self.offsets[STEPS_FILE])
+        # A long history read at once (a run watched late) is sampled: its curve needs a few
+        # hundred points, and parsing every line of 60 MB would take seconds.
+        steps, self.offsets[STEPS_FILE] = read_jsonl_from(self.path / STEPS_FILE, self.offsets[STEPS_FILE],
+                                                          most=MAX_STEPS_READ)
         epochs, self.offsets[EPOCHS_FILE] = read_jsonl_from(self.path / EPOCHS_FILE, self.offsets[EPOCHS_FILE])
-        per_epoch = steps_per_epoch or 1
+        events, self.offsets[EVENTS_FILE] = read_jsonl_from(self.path / EVENTS_FILE, self.offsets[EVENTS_FILE])
+        self.events += [event for event in events if event_label(event) and _number(event.get("epoch")) is not None]
+        steps = [record for record in steps if is_step(record)]   # a line of the wrong types is skipped
+        per_epoch = steps_per_epoch if _number(steps_per_epoch) else 1
         for record in steps:
-            step = record.get("step")
-            if isinstance(step, (int, float)):
-                self.points.append((step / per_epoch, _number(record.get("loss")), _number(record.get("accuracy"))))
-                self.last_step = record
+            self.points.append((record["step"] / per_epoch, _number(record.get("loss")),
+                                _number(record.get("accuracy"))))
+            self.last_step = record
         self.epochs += epochs
         if len(self.points) > MAX_TRAIN_POINTS:
             self.points = thin(self.points, MAX_TRAIN_POINTS, KEEP_SHARP)
-        if steps or epochs:
+        if steps or epochs or events:
             self.version += 1
-        return bool(steps or epochs)
+        return bool(steps or epochs or events)
 
     @property
     def epochs_completed(self):
@@ -63,7 +72,8 @@ class LiveRun:
         stale = built is None or built[0] != self.version
         if stale and (final or built is None or time.monotonic() - built[1] >= CHART_EVERY_S):
             self._specs[key] = built = (self.version, time.monotonic(),
-                                        curve_spec(self.rows(metric), metric, epochs=epochs, height=height))
+                                        curve_spec(self.rows(metric), metric, epochs=epochs, height=height,
+                                                   events=self.events))
         return built[2]
 
     def rows(self, metric):
@@ -88,9 +98,9 @@ def thin(points, most, keep_sharp):
     return points
 
 
-def curve_spec(rows, metric, *, epochs=None, height=260):
+def curve_spec(rows, metric, *, epochs=None, height=260, events=()):
     """One metric's curves as a Vega-Lite dict: a line for training, points joined by a line for
-    validation, the x axis spanning the whole run."""
+    validation, the x axis spanning the whole run; a dashed rule, labelled, at each event."""
     title = "loss" if metric == "loss" else "accuracy"
     top = max([epochs or 1] + [row["epoch"] for row in rows])
     encoding = {
@@ -104,14 +114,36 @@ def curve_spec(rows, metric, *, epochs=None, height=260):
                     {"field": "epoch", "type": "quantitative", "format": ".2f"},
                     {"field": "value", "type": "quantitative", "format": ".4f"}],
     }
-    return {
-        "title": title.capitalize(), "height": height, "data": {"values": rows},
-        "layer": [
-            {"mark": {"type": "line"}, "transform": [{"filter": "datum.split == 'train'"}], "encoding": encoding},
-            {"mark": {"type": "line", "point": True}, "transform": [{"filter": "datum.split == 'validation'"}],
-             "encoding": encoding},
-        ],
-    }
+    layers = [
+        {"mark": {"type": "line"}, "transform": [{"filter": "datum.split == 'train'"}], "encoding": encoding},
+        {"mark": {"type": "line", "point": True}, "transform": [{"filter": "datum.split == 'validation'"}],
+         "encoding": encoding},
+    ]
+    if events:
+        marks = {"values": [{"epoch": float(e["epoch"]), "event": event_label(e), "by": str(e.get("by") or "")}
+                            for e in events]}
+        at = {"field": "epoch", "type": "quantitative"}
+        layers += [
+            {"data": marks, "mark": {"type": "rule", "color": "#6b6b6b", "strokeDash": [4, 3]},
+             "encoding": {"x": at, "tooltip": [{"field": "event", "type": "nominal"}, {"field": "by", "type": "nominal"},
+                                               {"field": "epoch", "type": "quantitative", "format": ".2f"}]}},
+            {"data": marks, "mark": {"type": "text", "align": "left", "baseline": "top", "dx": 3, "fontSize": 10,
+                                     "color": "#4b4b4b"},
+             "encoding": {"x": at, "y": {"value": 2}, "text": {"field": "event", "type": "nominal"}}},
+        ]
+    return {"title": title.capitalize(), "height": height, "data": {"values": rows}, "layer": layers}
+
+
+def event_label(event):
+    """An event of the run's knobs in a few words ("lr 0.001 → 0.01", "paused"), or None to leave it out."""
+    what = event.get("what")
+    if not isinstance(what, str):
+        return None
+    if what == "lr" and _number(event.get("from")) is not None and _number(event.get("to")) is not None:
+        return f"lr {event['from']:.3g} → {event['to']:.3g}"
+    if what == "fork":
+        return f"fork of {str(event.get('from_run'))[:24]}"
+    return {"pause": "paused", "resume": "resumed"}.get(what)
 
 
 def _mean(values):

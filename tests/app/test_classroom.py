@@ -69,7 +69,7 @@ def button(at, label):
 # --- names ------------------------------------------------------------------------------------------
 
 def test_a_newcomer_types_a_name_once_and_the_sidebar_shows_it(room):
-    at = open_as(None)
+    at = open_as(None, "pages/leaderboard.py")   # any page but Home, which asks in its main column
     assert not at.exception
     at.sidebar.text_input[0].set_value("   ")  # a form: the value goes with the click
     at.sidebar.button[0].click().run()
@@ -94,7 +94,7 @@ def test_a_forged_seat_token_is_a_newcomer(room):
     for forged in ("x" * 43, "not a token at all", "A" * 500):
         at = open_as(forged)
         assert not at.exception
-        assert at.sidebar.text_input[0].label == "Your name"
+        assert at.main.text_input[0].label == "Your name"
         assert "Ada" not in sidebar_text(at)
 
 
@@ -229,15 +229,71 @@ def test_a_challenge_shows_students_only_what_they_may_change(room):
     assert any(s.label == "Batch size" for s in at.selectbox)
 
 
-def test_the_sharpness_lab_is_refused_outside_the_challenge(room):
+def test_the_sharpness_lab_cannot_train_a_pair_the_challenge_refuses(room):
     token, _ = teacher(room)
     set_challenge(room, token)
     student_token, _ = student(room, "Ada")
     at = open_as(student_token, "pages/lab_sharpness.py")
-    next(b for b in at.button if b.label == "Train both").click().run()
     assert not at.exception
-    assert any("The challenge “Three epochs of simple_cnn” does not allow this run: train_limit is fixed at 10000"
-               in message for message in errors(at)), errors(at)
+    both = button(at, "Train both")
+    # The quick preset's validation split (none set) is fixed, and the pair's form offers 500 to 5,000 images:
+    # whatever it says, the pair is refused, so the button says so (as SAM, fixed off, would too).
+    assert both.disabled
+    assert "does not allow this run: val_size is fixed at none" in shown(both.help)
+    assert not button(open_as(token, "pages/lab_sharpness.py"), "Train both").disabled  # the teacher may
+    room.end_challenge(room.viewer(token))
+    assert not button(open_as(student_token, "pages/lab_sharpness.py"), "Train both").disabled
+
+
+def finished_search(runs_dir, config):
+    """A completed search of one trial that trained `config`."""
+    from cifar_tf.search import store as search_store
+
+    search = search_store.new_search(runs_dir, space="seed001", max_trials=1, epochs=2, check_values=False)
+    trial = search.project_dir / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "trial.json").write_text('{"trial_id": "0", "status": "COMPLETED", "score": 0.5, '
+                                      '"hyperparameters": {"values": {"lr": 0.001}}}')
+    run = store.create_run(runs_dir, arch=config["arch"], config=config, name="trial 0", status="queued",
+                           tags={"search": search.id, "trial": "0"})
+    run.finish("completed", metrics={"best_val_accuracy": 0.5, "test_accuracy": 0.5})
+    search.update(status="completed", ended_by="every trial done")
+    return search
+
+
+def test_the_best_of_a_search_cannot_be_trained_fully_outside_the_challenge(room):
+    token, _ = teacher(room)
+    set_challenge(room, token)
+    finished_search(room.folder.runs_dir, room.challenge().base)
+    student_token, _ = student(room, "Ada")
+    at = open_as(student_token, "pages/search.py")
+    assert not at.exception
+    train_best = button(at, "Train the best configuration fully")
+    # A full training uses every training image; the challenge fixes 10,000: the submission would be refused.
+    assert train_best.disabled
+    assert "train_limit is fixed at 10000 (this run asks for 0)" in shown(train_best.help)
+    assert not button(open_as(token, "pages/search.py"), "Train the best configuration fully").disabled
+
+
+def test_a_preset_over_the_challenges_limits_is_fitted_and_the_changes_listed(room):
+    token, _ = teacher(room)
+    at = set_challenge(room, token, max_epochs=2)  # the quick preset trains 3 epochs: this was refused
+    assert not at.error, errors(at)
+    assert any("fitted to the limits" in shown(s.value) for s in at.success)
+    assert any("epochs 3 -> 2 (the challenge allows at most 2)" in shown(i.value) for i in at.info)
+    challenge = room.challenge()
+    assert challenge.base["epochs"] == 2 and challenge.adjusted == ("epochs 3 -> 2 (the challenge allows at most 2)",)
+    student_token, _ = student(room, "Ada")
+    at = open_as(student_token, "pages/train.py")
+    assert next(n for n in at.number_input if n.label == "Epochs").value == 2
+    # A link over the limits fills the form as far as the challenge allows, and says what it changed.
+    at = open_as(student_token, "pages/train.py", {"preset": "quick", "epochs": "9", "batch_size": "256", "lr": "0.004"})
+    assert not at.exception
+    assert next(n for n in at.number_input if n.label == "Epochs").value == 2
+    assert next(n for n in at.number_input if n.label == "Learning rate").value == 0.004
+    listed = [shown(i.value) for i in at.info if "changed the link's settings" in i.value]
+    assert listed and "epochs 9 -> 2 (the challenge allows at most 2)" in listed[0]
+    assert "batch_size 256 -> 64 (the challenge fixes it)" in listed[0] and "lr" not in listed[0].split(":", 1)[1]
 
 
 def test_a_run_cannot_start_without_a_name_in_class_mode(room):
@@ -273,8 +329,10 @@ def test_the_leaderboard_ranks_students_and_has_a_projector_view(room):
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["student"]) == ["<b>Bo</b>", "Ada"] and list(table["rank"]) == [1, 2]
+    assert not any("stSidebar" in h.proto.body for h in at.get("html"))
     at.toggle(key="board_projector").set_value(True).run()
-    html = at.get("html")[-1].proto.body
+    assert any('[data-testid="stSidebar"]' in h.proto.body for h in at.get("html"))  # the board gets the width
+    html = next(h.proto.body for h in at.get("html") if "class='board'" in h.proto.body)
     assert "&lt;b&gt;Bo&lt;/b&gt;" in html and "<b>Bo</b>" not in html and "74.0%" in html
     assert at.query_params["view"] == "projector" or at.query_params["view"] == ["projector"]
 
@@ -287,3 +345,87 @@ def test_a_student_cannot_start_a_search_in_class_mode(room):
     assert any("the teacher's" in c.value for c in at.caption)
     token, _ = teacher(room)
     assert not button(open_as(token, "pages/search.py"), "Start search").disabled
+
+
+# --- Home's prompt, recovery codes, the teacher's seat controls --------------------------------------
+
+def home_field(at, label):
+    return next(t for t in at.main.text_input if t.label == label)
+
+
+def test_home_asks_a_newcomer_for_a_name_first_and_shows_the_recovery_code(room):
+    at = open_as(None)
+    assert not at.exception
+    first = at.main.children[0]   # before the title and everything else: a phone shows it first
+    assert "Join the class" in first.header[0].value and first.text_input[0].label == "Your name"
+    assert at.main.children[1].type == "title"
+    assert not at.sidebar.text_input   # one name box on the page: Home's
+    assert any("on this page" in c.value for c in at.sidebar.caption)
+    home_field(at, "Your name").set_value("*Ada* <i>x</i>")
+    button(at, "Join the class").click().run()
+    assert not at.exception and not at.error
+    token = at.session_state["class_seat"]
+    assert room.viewer(token).name == "*Ada* <i>x</i>" and "*Ada* <i>x</i>" in sidebar_text(at)
+    # The recovery code, first on Home, once: it brings the seat back.
+    assert "recovery code" in at.main.children[0].subheader[0].value
+    code = at.main.children[0].code[0].value
+    assert len(code) == 9 and code[4] == "-"
+    button(at, "I wrote it down").click().run()
+    assert not any(c.value == code for c in at.code) and at.main.children[0].type == "title"
+    new_token, _ = room.recover(code)
+    assert room.viewer(new_token).name == "*Ada* <i>x</i>" and not room.viewer(token).seated
+
+
+def test_home_takes_a_recovery_code_on_a_new_browser(room):
+    token, code = room.join_with_code("Ada")
+    _, ada = student(room, "Bo")
+    at = open_as(None)
+    home_field(at, "Recovery code").set_value("nope-nope")
+    button(at, "Get my name back").click().run()
+    assert any("Wrong recovery code" in shown(e.value) for e in at.error)
+    assert "class_seat" not in at.session_state
+    home_field(at, "Recovery code").set_value(code.lower().replace("-", " "))
+    button(at, "Get my name back").click().run()
+    assert not at.exception and not at.error
+    new_token = at.session_state["class_seat"]
+    assert room.viewer(new_token).name == "Ada" and not room.viewer(token).seated
+    assert "Ada" in sidebar_text(at) and not at.main.text_input
+    new_code = at.main.children[0].code[0].value
+    assert new_code != code and room.viewer(room.recover(new_code)[0]).name == "Ada"
+
+
+def test_a_student_makes_a_new_recovery_code_in_the_sidebar(room):
+    token, code = room.join_with_code("Ada")
+    at = open_as(token, "pages/leaderboard.py")
+    button(at, "Make a new recovery code").click().run()
+    assert not at.exception
+    fresh = at.sidebar.code[0].value
+    assert fresh != code and room.viewer(room.recover(fresh)[0]).name == "Ada"
+
+
+def test_the_teacher_frees_a_name_and_gives_runs_on_the_teacher_page(room):
+    (_, ada), (bo_token, bo) = student(room, "Ada"), student(room, "**Bo**")
+    token, me = teacher(room)
+    run = owned_run(room, ada, "Ada's run")
+    at = open_as(bo_token, "pages/leaderboard.py")
+    assert not any(b.label == "Free the name" for b in at.button)   # a student has no such control
+    at = open_as(token, "pages/teacher.py")
+    assert not at.exception
+    picker = at.multiselect(key="teacher_free_pick")
+    assert set(picker.options) == {"Ada", "**Bo**"}   # plain text: a picker shows no Markdown
+    assert button(at, "Free the names").disabled
+    picker.set_value([ada.seat]).run()
+    button(at, "Free the names").click().run()
+    assert not at.exception
+    assert {seat.name for seat in room.seats.all()} == {"**Bo**", "Ms Teacher"}
+    assert any("Free again: “Ada”; 1 run(s) went to nobody" in shown(s.value) for s in at.success), at.success
+    assert store.load_run(run.id, room.folder.runs_dir).record["tags"].get("owner") is None
+    giver = at.selectbox(key="teacher_give_from")
+    assert "Ada (name freed)" in giver.options
+    giver.set_value(ada.seat)
+    at.selectbox(key="teacher_give_to").set_value(bo.seat).run()
+    button(at, "Give the runs").click().run()
+    assert not at.exception
+    assert store.load_run(run.id, room.folder.runs_dir).record["tags"]["owner"] == {"name": "**Bo**", "seat": bo.seat}
+    message = next(s.value for s in at.success if "went to" in s.value)
+    assert "\\*\\*Bo\\*\\*" in message   # the name as text, not bold

@@ -9,6 +9,7 @@ import pytest
 
 from cifar_tf.classroom import challenge as rules
 from cifar_tf.classroom.leaderboard import COLUMNS
+from cifar_tf.classroom.links import config_from_link
 from cifar_tf.runs import store
 from cifar_tf.training.config import TrainConfig
 from cifar_tf.training.presets import preset_config
@@ -61,12 +62,21 @@ def test_the_form_starts_from_the_challenge_and_gives_back_its_fixed_settings():
     assert rules.problems(quick, config) == []
 
 
-def test_a_link_is_fitted_to_the_challenge():
+def test_a_link_is_fitted_to_the_challenge_and_says_what_changed():
     rules_ = FormRules(challenge(preset_config("quick", train_limit=2000), archs=["simple_cnn"],
                                  editable=["architecture", "epochs", "training images"], max_train_images=2000))
-    fitted = rules_.fit(TrainConfig(arch="vgg16", epochs=50, train_limit=0, batch_size=8))
+    link, problems = config_from_link("http://lab/train?preset=quick&arch=vgg16&epochs=50&train_limit=0&batch_size=8")
+    assert problems == []
+    fitted, changes = rules_.fit(link)
     assert (fitted.arch, fitted.epochs, fitted.train_limit, fitted.batch_size) == ("simple_cnn", 3, 2000, 64)
     assert rules.problems(rules_.challenge, fitted) == []
+    # Silently clamped before: now each change is listed, as the Train page shows them.
+    assert changes == ["arch vgg16 -> simple_cnn (the challenge allows simple_cnn only)",
+                       "epochs 50 -> 3 (the challenge allows at most 3)",
+                       "batch_size 8 -> 64 (the challenge fixes it)",
+                       "train_limit all -> 2000 (the challenge allows at most 2,000 training images)"]
+    assert rules_.fit(fitted) == (fitted, [])
+    assert FormRules().fit(link) == (link, [])  # no challenge: the link as it is
 
 
 def test_the_summary_says_what_students_may_change():
@@ -74,6 +84,8 @@ def test_the_summary_says_what_students_may_change():
     assert "Quick" in text and "quick preset" in text and "you may change epochs, learning rate" in text
     assert "at most 3 epochs" in text and "5 min of training per run" in text
     assert FormRules().summary() is None
+    fitted = FormRules(challenge(max_epochs=2)).summary()  # the quick preset's 3 epochs, cut to 2
+    assert "start from the quick preset fitted to the limits" in fitted and "at most 2 epochs" in fitted
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -138,6 +150,18 @@ def test_the_runs_as_csv_have_every_setting_and_no_formulas(scored_run):
     row = rows[0]
     assert row["name"].startswith("'=") and row["owner"] == "'@Bo"
     assert row["test accuracy"] == "0.8125" and row["setting: epochs"] == "2" and row["setting: arch"] == "simple_cnn"
+
+
+def test_the_runs_as_csv_round_their_numbers(scored_run):
+    run, _ = scored_run
+    run.update(metrics={**run.record["metrics"], "test_accuracy": float(np.float32(0.17)), "train_seconds": 61.23456,
+                        "best_val_accuracy": 0.123456789, "images_per_second": 1234.5678, "weighted_f1": 0.2})
+    assert float(np.float32(0.17)) == 0.17000000178813934  # what a float32 metric is as a Python float
+    text = comparison_csv([store.load_run(run.id, run.path.parent)])
+    assert "0.17000000178813934" not in text
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert (row["test accuracy"], row["best val accuracy"], row["weighted F1"]) == ("0.17", "0.1235", "0.2")
+    assert (row["training time (s)"], row["images/s"], row["epochs"]) == ("61.2", "1234.6", "2.0")
 
 
 def test_the_projector_view_escapes_names_and_ranks_in_large_type():

@@ -296,14 +296,60 @@ def test_the_server_refuses_a_submission_outside_the_challenge(room, runs_dir):
     assert room.challenge() is None
 
 
-@pytest.mark.parametrize("overrides, name", [({"max_epochs": 2}, "base"), ({"editable": ["flying"]}, "editable"),
-                                             ({"archs": ["nope"]}, "archs"), ({"time_budget_s": 3}, "time_budget_s")])
+@pytest.mark.parametrize("overrides, name", [({"editable": ["flying"]}, "editable"), ({"archs": ["nope"]}, "archs"),
+                                             ({"time_budget_s": 3}, "time_budget_s")])
 def test_a_challenge_that_cannot_hold_is_refused_by_name(overrides, name):
     with pytest.raises(InvalidArgument) as refused:
         quick_challenge(**overrides)
     assert refused.value.name == name
     with pytest.raises(InvalidArgument, match="title"):
         rules.new_challenge("", TrainConfig())
+
+
+def test_a_preset_over_the_limits_is_fitted_to_them_and_says_what_changed():
+    # The quick preset trains simple_cnn for 3 epochs on 10,000 images: under at most 2 epochs it was refused.
+    two = rules.new_challenge("Two epochs", preset_config("quick"), editable=["learning rate", "epochs"], max_epochs=2,
+                              preset="quick")
+    assert two.base["epochs"] == 2 and two.preset == "quick"
+    assert two.adjusted == ("epochs 3 -> 2 (the challenge allows at most 2)",)
+    assert rules.problems(two, two.base_config()) == []
+    small = rules.new_challenge("Small", preset_config("quick"), max_epochs=1, max_train_images=2000,
+                                archs=["resnet20"], preset="quick")
+    assert small.adjusted == ("arch simple_cnn -> resnet20 (the challenge allows resnet20 only)",
+                              "epochs 3 -> 1 (the challenge allows at most 1)",
+                              "train_limit 10000 -> 2000 (the challenge allows at most 2,000 training images)")
+    assert rules.problems(small, small.base_config()) == []
+    assert rules.Challenge.from_dict(json.loads(json.dumps(small.to_dict()))) == small  # as the class file keeps it
+    assert rules.new_challenge("Fits", preset_config("quick"), max_epochs=5).adjusted == ()
+
+
+def test_clamp_fits_a_configuration_and_lists_each_change():
+    challenge = quick_challenge()  # lr, epochs and the architecture open; 3 epochs, 2,000 images, two architectures
+    config, changes = rules.clamp(challenge, TrainConfig(**{**challenge.base, "arch": "vgg16", "epochs": 9,
+                                                            "batch_size": 512, "lr": 0.02}))
+    assert (config.arch, config.epochs, config.batch_size, config.lr) == ("simple_cnn", 3, 64, 0.02)
+    assert changes == ["arch vgg16 -> simple_cnn (the challenge allows simple_cnn, resnet20 only)",
+                       "epochs 9 -> 3 (the challenge allows at most 3)",
+                       "batch_size 512 -> 64 (the challenge fixes it)"]
+    assert rules.problems(challenge, config) == []
+    assert rules.clamp(challenge, config) == (config, [])  # what fits stays as it is
+
+
+def test_a_submission_no_choice_could_make_pass_is_refused_before_it_is_tried():
+    challenge = quick_challenge()
+    base = challenge.base_config()
+    every_image = TrainConfig(**{**challenge.base, "train_limit": 0})  # a search's best, trained fully
+    assert rules.refusal(challenge, [base]) is None and rules.refusal(None, [every_image]) is None
+    refused = rules.refusal(challenge, [every_image])
+    assert "train_limit is fixed at 2000 (this run asks for 0)" in refused
+    with pytest.raises(NotAllowed) as submitted:  # the button says what the submission would
+        rules.admit(challenge, every_image)
+    assert str(submitted.value) == refused
+    # What the button's own form chooses is not held against it, unless the form cannot offer what fits.
+    assert rules.refusal(challenge, [every_image], free=["train_limit"]) is None
+    assert rules.refusal(challenge, [every_image], free={"train_limit": (0, 5000)}) == refused
+    with_sam = TrainConfig(**{**challenge.base, "sam_rho": 0.05})  # SAM is not open: a pair can never pass
+    assert "sam_rho is fixed at 0" in rules.refusal(challenge, [base, with_sam], free=["train_limit"])
 
 
 def test_a_damaged_challenge_file_is_no_challenge(room, runs_dir):

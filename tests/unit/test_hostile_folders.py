@@ -155,7 +155,10 @@ def test_a_full_disk_at_save_fails_the_run_and_leaves_no_partial_model(cifar_dir
               data_dir=cifar_dir, log=lambda *_: None)
     [run] = store.list_runs(runs_dir)[0]
     assert run.status == "failed" and "No space left" in run.record["error"]
-    assert sorted(p.name for p in run.path.iterdir() if not p.name.endswith(".jsonl")) == ["heartbeat", "run.json"]
+    # The lock its record's writers take turns with, and the weights of its one epoch, kept for forks.
+    assert sorted(p.name for p in run.path.iterdir() if not p.name.endswith(".jsonl")) == [
+        store.RECORD_LOCK_FILE, "checkpoints", "heartbeat", "run.json"]
+    assert [p.name for p in (run.path / "checkpoints").iterdir()] == ["epoch-0001.weights.h5"]
 
 
 def test_a_worker_killed_while_saving_leaves_nothing_half_written(finished):

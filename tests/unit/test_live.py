@@ -55,7 +55,8 @@ def test_the_live_view_reads_only_what_is_new_and_keeps_its_curves_bounded(runs_
         append_jsonl(run.file(store.STEPS_FILE), {"step": step, "loss": 1000 / step, "accuracy": step / 1000})
     read = []
     original = live.read_jsonl_from
-    monkeypatch.setattr(live, "read_jsonl_from", lambda path, offset: read.append(offset) or original(path, offset))
+    monkeypatch.setattr(live, "read_jsonl_from",
+                        lambda path, offset, **kw: read.append(offset) or original(path, offset, **kw))
     assert watched.refresh(steps_per_epoch=100)
     assert len(watched.points) <= live.MAX_TRAIN_POINTS and watched.points[-1] == (10.0, 1.0, 1.0)
     assert [p[0] for p in watched.points] == sorted(p[0] for p in watched.points)  # still in order

@@ -203,3 +203,14 @@ def test_a_standby_worker_takes_the_next_run_and_is_replaced_when_it_ends(cifar_
     assert after is not None and after.pid != standby.pid and after.poll() is None
     after.stdin.close()                                  # the app is gone: the standby leaves
     assert after.wait(timeout=60) == 0
+
+
+def test_a_stub_record_with_no_sign_of_life_does_not_keep_a_real_run_queued(cifar_dir, runs_dir):
+    """`{"id": "stub", "status": "running", "config": {}}`: no pid, no heartbeat, no start time."""
+    (runs_dir / "stub").mkdir()
+    (runs_dir / "stub" / "run.json").write_text('{"id": "stub", "status": "running", "config": {}}')
+    manager = RunManager(runs_dir, max_concurrent=1, data_dir=cifar_dir)
+    run = manager.submit(TINY, name="real")
+    assert run.status == "running"
+    assert store.load_run("stub", runs_dir).status == "failed"
+    assert wait_for(lambda: status(manager, run) == "completed")

@@ -203,6 +203,17 @@ def test_an_unreachable_cluster_is_refused_before_anything_is_made(ray_cluster, 
     assert not runs.exists()
 
 
+@pytest.mark.slow
+def test_a_run_no_node_of_the_real_cluster_can_hold_is_refused(ray_cluster, cifar_dir, tmp_path):
+    """Ray's own node list, read as the lab reads it: two 2-CPU nodes cannot hold a 3-CPU run."""
+    runs = tmp_path / "runs"
+    done = ray_cluster.cli("submit", "--ray", ray_cluster.address, "--runs-dir", runs, "--data-dir", cifar_dir,
+                           *TINY, env={"CIFAR_TF_RAY_CPUS": "3"})
+    assert done.returncode == 1, done.stderr
+    assert "the largest of its 2 nodes has 2 CPUs. Set CIFAR_TF_RAY_CPUS=2 where" in one_error(done.stderr)
+    assert not runs.exists()
+
+
 @pytest.mark.parametrize("address, cpus, refusal", [
     ("teacher", None, "CIFAR_TF_RAY_ADDRESS='teacher' is not valid: expected HOST:PORT"),
     ("127.0.0.1:1", "none", "CIFAR_TF_RAY_CPUS='none' is not valid: expected a whole number of CPUs"),
@@ -234,3 +245,109 @@ def one_error(stderr):
 def parent_pid(pid):
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+
+
+# --- a run no node can hold (Ray would keep it queued for ever, without a word) -----------------
+
+class FakeRay:
+    """What the executor asks of `ray` about the cluster's nodes, with nodes given here."""
+
+    def __init__(self, *nodes, dead=()):
+        self.listed = [{"Alive": True, "Resources": node} for node in nodes]
+        self.listed += [{"Alive": False, "Resources": node} for node in dead]
+
+    def nodes(self):
+        return self.listed
+
+    def cluster_resources(self):
+        alive = [node["Resources"] for node in self.listed if node["Alive"]]
+        return {name: sum(node.get(name, 0) for node in alive) for name in ("CPU", "GPU")}
+
+
+@pytest.mark.parametrize("nodes, needs, says", [
+    ([{"CPU": 1.0}, {"CPU": 1.0}], {"CPU": 2},
+     ("no node of the Ray cluster has the 2 CPUs a run asks for (CIFAR_TF_RAY_CPUS, 2 when unset): the largest "
+      "of its 2 nodes has 1 CPU. Set CIFAR_TF_RAY_CPUS=1 where the app runs, or add a node with at least 2 CPUs "
+      "(`ray start --address 10.0.0.1:6379 --num-cpus 2`)")),
+    ([{"CPU": 3.5}], {"CPU": 4}, "its only node has 3.5 CPUs. Set CIFAR_TF_RAY_CPUS=3 where"),
+    ([{"CPU": 0.0}], {"CPU": 2}, "its only node has 0 CPUs. Add a node with at least 2 CPUs"),
+    ([{"CPU": 8.0}, {"CPU": 0.0, "GPU": 1.0}], {"GPU": 1, "CPU": 1},
+     ("no node of the Ray cluster has the 1 GPU and 1 CPU a run asks for where the cluster has GPUs: the node "
+      "with the most GPUs has 1 GPU and 0 CPUs. Start Ray on a GPU node with a CPU for runs too")),
+    ([], {"CPU": 2}, "the Ray cluster has no node alive for the 2 CPUs a run asks for"),
+])
+def test_a_run_no_node_can_hold_is_explained(nodes, needs, says):
+    from cifar_tf.runs.ray_cluster import why_no_node_fits
+
+    assert says in why_no_node_fits(nodes, needs, "10.0.0.1:6379")
+
+
+@pytest.mark.parametrize("nodes, needs", [
+    ([{"CPU": 1.0}, {"CPU": 2.0}], {"CPU": 2}),             # one node is enough
+    ([{"CPU": 2.0, "memory": 1e9, "node:10.0.0.2": 1.0}], {"CPU": 2}),
+    ([{"CPU": 16.0}, {"CPU": 1.0, "GPU": 1.0}], {"GPU": 1, "CPU": 1}),
+])
+def test_a_run_one_node_can_hold_fits(nodes, needs):
+    from cifar_tf.runs.ray_cluster import why_no_node_fits
+
+    assert why_no_node_fits(nodes, needs) is None
+
+
+def test_a_run_asks_for_a_gpu_where_the_cluster_has_one_else_for_its_cpus(monkeypatch):
+    from cifar_tf.runs.ray_cluster import run_needs
+
+    monkeypatch.setenv("CIFAR_TF_RAY_CPUS", "3")
+    assert run_needs({"CPU": 8.0, "GPU": 1.0}) == {"GPU": 1, "CPU": 1}
+    assert run_needs({"CPU": 8.0}) == {"CPU": 3}
+    monkeypatch.delenv("CIFAR_TF_RAY_CPUS")
+    assert run_needs({"CPU": 8.0, "GPU": 0.0}) == {"CPU": 2}
+
+
+def test_a_run_no_node_can_hold_is_refused_at_submit(runs_dir, monkeypatch):
+    """Two 1-CPU nodes (and a 4-CPU one that left): a run asking for 2 CPUs is refused, nothing made."""
+    from cifar_tf.runs import ray_cluster
+    from cifar_tf.runs.manager import RunManager
+    from cifar_tf.training.config import TrainConfig
+
+    monkeypatch.setattr(ray_cluster, "connect", lambda *_, **__: FakeRay({"CPU": 1.0}, {"CPU": 1.0}, dead=[{"CPU": 4.0}]))
+    manager = RunManager(runs_dir, ray_address="10.0.0.1:6379")
+    with pytest.raises(ray_cluster.NoNodeFits, match=r"the largest of its 2 nodes has 1 CPU\. Set CIFAR_TF_RAY_CPUS=1"):
+        manager.submit(TrainConfig(arch="simple_cnn", epochs=1))
+    assert not list(runs_dir.iterdir())
+
+
+def test_the_submit_command_refuses_a_run_no_node_can_hold(cifar_dir, tmp_path, monkeypatch, capsys):
+    from cifar_tf.cli import main
+    from cifar_tf.runs import ray_cluster
+
+    monkeypatch.setattr(ray_cluster, "connect", lambda *_, **__: FakeRay({"CPU": 1.0}, {"CPU": 1.0}))
+    runs = tmp_path / "runs"
+    assert main(["submit", "--ray", "10.0.0.1:6379", "--runs-dir", str(runs), "--data-dir", str(cifar_dir), *TINY]) == 1
+    assert one_error(capsys.readouterr().err) == (
+        "error: no node of the Ray cluster has the 2 CPUs a run asks for (CIFAR_TF_RAY_CPUS, 2 when unset): the "
+        "largest of its 2 nodes has 1 CPU. Set CIFAR_TF_RAY_CPUS=1 where the app runs, or add a node with at least "
+        "2 CPUs (`ray start --address 10.0.0.1:6379 --num-cpus 2`)")
+    assert not runs.exists()
+
+
+def test_a_queued_run_no_node_can_hold_any_more_says_why(runs_dir, monkeypatch):
+    """The 2-CPU node it was queued for left: its record says so (the Train page and `runs wait`
+    show it), and says nothing again once a node that can hold it joins."""
+    from cifar_tf.runs import ray_cluster
+    from cifar_tf.views.formatting import waiting_reason
+
+    run = store.create_run(runs_dir, arch="simple_cnn", config={}, status="queued")
+    run.update(executor={"kind": "ray", "node": None, "address": None, "host": None, "asks": "2 CPUs",
+                         "needs": {"CPU": 2}, "cluster": "10.0.0.1:6379"})
+    executor = ray_cluster.RayExecutor("10.0.0.1:6379")
+    executor._note_waiting(FakeRay({"CPU": 1.0}), [run])
+    reason = waiting_reason(run_of(run.id, runs_dir))
+    assert reason.startswith("no node of the Ray cluster has the 2 CPUs a run asks for")
+    assert "its only node has 1 CPU. Set CIFAR_TF_RAY_CPUS=1" in reason
+    assert reason.endswith("It starts when a node that can hold it joins; otherwise stop it and start it again "
+                           "after the change")
+
+    monkeypatch.setattr(ray_cluster, "NODES_EVERY_S", 0)  # asked again at once
+    executor._note_waiting(FakeRay({"CPU": 1.0}, {"CPU": 2.0}), [run])
+    assert waiting_reason(run_of(run.id, runs_dir)) == ""
+    assert run_of(run.id, runs_dir).record["executor"]["waiting_reason"] is None

@@ -314,6 +314,24 @@ def test_escape_markdown_neutralises_formatting_and_html():
     assert escaped.replace("\\", "") == "**bold** <b>x</b> :red[y] [a](http://e)"
 
 
+def test_the_evaluate_page_counts_the_test_images_the_run_was_scored_on():
+    small = {"confusion_matrix": (np.eye(10, dtype=int) * 90 + 1).tolist()}  # a 1,000-image test set
+    assert evaluation_view.test_count(small) == 1000
+    assert "on the 1,000 test images it never saw" in evaluation_view.page_caption(small)
+    assert "10,000" not in evaluation_view.page_caption(small)
+    for unknown in (None, {}, {"confusion_matrix": "oops"}, {"confusion_matrix": [[1, 2], [3]]}):
+        assert evaluation_view.test_count(unknown) is None
+        assert "on the test images it never saw" in evaluation_view.page_caption(unknown)
+
+
+def test_csv_text_rounds_numbers_to_a_sensible_precision():
+    table = pd.DataFrame({"score": [float(np.float32(0.17)), np.nan], "seconds": [61.23456, 2.0],
+                          "other": [0.1 + 0.2, 1 / 3e7], "count": pd.array([3, None], dtype="Int64"),
+                          "name": ["a", "b"]})
+    text = formatting.csv_text(table, {"score": 4, "seconds": 1})
+    assert text.splitlines() == ["score,seconds,other,count,name", "0.17,61.2,0.3,3,a", ",2.0,3.33333e-08,,b"]
+
+
 def test_no_evaluation_message_says_why(runs_dir):
     assert "failed" in evaluation_view.no_evaluation_message(made_run(runs_dir, "f", status="failed"))
     assert "still training" in evaluation_view.no_evaluation_message(made_run(runs_dir, "r", status="running"))
