@@ -12,7 +12,10 @@ from cifar_tf import hardware, settings
 settings.keep_tensorflow_for_pages()
 hardware.keep_gpus_free()
 
-st.set_page_config(page_title="CIFAR-10 Lab", page_icon=":material/science:", layout="wide")
+# An emoji, not a ":material/...:" icon: Streamlit draws an emoji page icon itself, but fetches a
+# material one from fonts.gstatic.com, and a classroom may have no internet (the icons inside the
+# pages come from a font the server serves; tests/browser/test_offline.py checks both).
+st.set_page_config(page_title="CIFAR-10 Lab", page_icon="🧪", layout="wide")
 
 from pages import classmode  # noqa: E402 - after set_page_config: it reads the browser's seat
 from pages.common import run_manager, warm_up  # noqa: E402
@@ -23,6 +26,7 @@ PAGES = {
         st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/table_chart:"),
+        st.Page("pages/groups.py", title="Repeats and noise", icon=":material/stacked_line_chart:"),
         st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
     ],
@@ -31,6 +35,7 @@ PAGES = {
         st.Page("pages/lab_gradient_descent.py", title="Gradient descent", icon=":material/moving:"),
         st.Page("pages/lab_sharpness.py", title="Sharpness and SAM", icon=":material/landscape:"),
         st.Page("pages/lab_network_view.py", title="What the network sees", icon=":material/visibility:"),
+        st.Page("pages/reports.py", title="Reports", icon=":material/menu_book:"),
     ],
 }
 
@@ -39,7 +44,7 @@ if settings.class_mode():
     if classmode.viewer().teacher:
         PAGES["Class"].append(st.Page("pages/teacher.py", title="Teacher", icon=":material/school:"))
 
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, expanded=True)   # every page in sight: a class looks for Teacher, Reports...
 st.session_state["class_page_path"] = page.url_path  # for links: the app's address without the page
 classmode.sidebar()
 # Every page view makes sure the server's run manager polls (runs a restarted server finds queued

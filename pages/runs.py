@@ -5,6 +5,7 @@ from cifar_tf.classroom.roles import delete_run, owner_name, read_only_reason, r
 from cifar_tf.runs.files import check_regular, read_regular
 from cifar_tf.runs.store import MODEL_MAX_BYTES, RunNotFound, check_run_name, is_shipped
 from cifar_tf.views import comparison as compare
+from cifar_tf.views import groups as group_view
 from cifar_tf.views.formatting import escape_markdown
 from pages.classmode import copy_box, page_link
 from pages.common import classroom, list_runs, model_cache, report_download, runs_dir, viewer
@@ -20,6 +21,14 @@ runs = list_runs()
 if not runs:
     st.info("No runs yet. Train a network first, then come back here to compare runs.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+if st.toggle("One row per configuration", key="runs_grouped",
+             help="Runs whose settings differ only in their seed, as one row: n, mean ± std, min and max."):
+    st.dataframe(group_view.groups_table(group_view.group_runs(runs)), hide_index=True, placeholder="—",
+                 column_config={name: st.column_config.NumberColumn(name, format="percent")
+                                for name in ("test accuracy", "± std", "min", "max", "best val accuracy")})
+    st.page_link("pages/groups.py", label="Bands, and whether a difference is real", icon=":material/stacked_line_chart:")
     st.stop()
 
 by_id = {run.id: run for run in runs}

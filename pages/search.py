@@ -9,7 +9,8 @@ from cifar_tf.search.space import OBJECTIVE, TUNER_LABELS
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import search as report
 from cifar_tf.views.formatting import escape_markdown, plural
-from pages.common import data_dir, run_manager, runs_dir, viewer
+from pages.common import data_dir, runs_dir, viewer
+from pages.search_best import train_best
 
 searches_allowed = may_run_searches(viewer())  # in class mode, the teacher's alone
 PERCENT = dict(format="percent", min_value=0.0, max_value=1.0)
@@ -270,30 +271,6 @@ def chart_specs(name, space, frame):
     return {"best": report.best_so_far_chart({name: frame}).to_dict(),
             "parallel": report.parallel_coordinates_chart(frame, space).to_dict(),
             "scores": [chart.to_dict() for _, chart in report.score_charts(frame, space)]}
-
-
-def train_best(search, best):
-    st.subheader("Train the best configuration fully")
-    values = escape_markdown(", ".join(f"{k} = {report.format_value(v)}" for k, v in best["values"].items()))
-    st.markdown(f"Trial **{best['trial']}** scored {best[OBJECTIVE]:.1%} on validation with {values}. "
-                "A full training uses every training image (the same validation images still held out) and as "
-                "many epochs as you choose.")
-    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-    epochs = c1.number_input("Epochs", min_value=1, max_value=1000, value=search.space["epochs"],
-                             key=f"search_best_epochs_{search.id}")
-    if c2.button("Train the best configuration fully", type="primary", icon=":material/model_training:",
-                 key=f"search_train_best_{search.id}",
-                 help="A normal run on every training image with these values, started on the Train page."):
-        try:
-            config = results.best_config(search, epochs=epochs)
-            run = run_manager().submit(config, name=f"{search.name} · best (trial {best['trial']})")
-        except (InvalidArgument, LookupError, ValueError, OSError) as problem:
-            st.error(f"Could not start the run: {escape_markdown(problem)}")
-        else:
-            st.session_state[f"search_best_run_{search.id}"] = run.id
-    if run_id := st.session_state.get(f"search_best_run_{search.id}"):
-        st.page_link("pages/train.py", label="Watch it on the Train page", icon=":material/arrow_forward:",
-                     query_params={"run": run_id})
 
 
 searches_section(running(searches))

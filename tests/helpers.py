@@ -5,24 +5,26 @@ Synthetic CIFAR-10 copies are written in the official "python version" layout, s
 loader reads them. Each class gets its own colour and stripe direction plus noise, so a tiny
 network learns it in an epoch or two: tests can tell a model that learnt from one that did not.
 """
+import json
 import os
 import pickle
 import re
 import shutil
 import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from cifar_tf.bench.app_client import CHROMIUM, chromium, streamlit_server
+from cifar_tf.bench import app_client
+from cifar_tf.bench.app_client import CHROMIUM, streamlit_server, wait_for  # noqa: F401 - tests import it from here
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-PAGES = {"home": "", "data": "data", "train": "train", "runs": "runs", "evaluate": "evaluate",
+PAGES = {"home": "", "data": "data", "train": "train", "runs": "runs", "groups": "groups", "evaluate": "evaluate",
          "predict": "predict", "search": "search", "gradient-descent": "lab_gradient_descent",
-         "sharpness": "lab_sharpness", "network-view": "lab_network_view"}
+         "sharpness": "lab_sharpness", "network-view": "lab_network_view", "reports": "reports"}
 
 
 # --- synthetic CIFAR-10 -----------------------------------------------------------------------
@@ -75,14 +77,7 @@ def write_cifar10(root, per_batch=100, test_size=100, seed=0):
 
 # --- waiting ----------------------------------------------------------------------------------
 
-def wait_for(predicate, timeout=180, every=0.3):
-    """True as soon as `predicate()` is, False after `timeout` seconds."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
+# wait_for(predicate, timeout=180, every=0.3): cifar_tf.bench.app_client's, imported above.
 
 
 # --- charts -----------------------------------------------------------------------------------
@@ -155,9 +150,38 @@ def chromium_unavailable_reason():
     return None
 
 
+LAB_HOSTS = ("127.0.0.1", "localhost")   # where the tests' servers listen: the lab's own
+
+
+class OutsideRequests(list):
+    """Every request a test's browser made to a host other than the lab's: a classroom may have
+    no internet, and nothing the lab serves may make a browser fetch from elsewhere."""
+
+    def watch(self, context):
+        context.on("request", self._seen)
+        return context
+
+    def _seen(self, request):
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LAB_HOSTS:
+            self.append(request.url)
+
+
+@contextmanager
+def chromium():
+    """A headless Chromium whose pages (made with `new_person` or `browser_page`) may ask the lab's
+    own server only: the test fails, listing the addresses, if any asked another host."""
+    with app_client.chromium() as browser:
+        browser.outside_requests = OutsideRequests()
+        yield browser
+    assert not browser.outside_requests, f"the browser asked hosts other than the lab's: {browser.outside_requests}"
+
+
 def new_person(browser, width=1400, height=1000):
     """A page in a browser context of its own: its own cookies, as another person's browser."""
-    page = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True).new_page()
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    browser.outside_requests.watch(context)
+    page = context.new_page()
     page.set_default_timeout(60_000)
     return page
 
@@ -165,9 +189,7 @@ def new_person(browser, width=1400, height=1000):
 @contextmanager
 def browser_page(width=1400, height=1000):
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": width, "height": height})
-        page.set_default_timeout(60_000)
-        yield page
+        yield new_person(browser, width, height)
 
 
 def wait_until_idle(page, timeout=90_000):
@@ -179,3 +201,27 @@ def wait_until_idle(page, timeout=90_000):
 def open_page(page, url, slug):
     page.goto(f"{url}/{slug}")
     wait_until_idle(page)
+
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def finished_run_with_curve(runs_dir, *, accuracy, seed=0, optimizer="sgd", name="run", curve=(0.3, 0.5, 0.6), per_class=None):
+    """A completed run made by hand: its settings, epochs with validation accuracies, metrics and
+    (with `per_class`) an evaluation, without training."""
+    from cifar_tf.runs import store
+    from cifar_tf.runs.files import append_jsonl
+    from cifar_tf.training.config import TrainConfig
+
+    config = TrainConfig(arch="simple_cnn", optimizer=optimizer, seed=seed)
+    run = store.create_run(runs_dir, arch="simple_cnn", config=config.to_dict(), name=name, status="queued")
+    for epoch, value in enumerate(curve, 1):
+        append_jsonl(run.file(store.EPOCHS_FILE), {"epoch": epoch, "val_accuracy": value, "loss": 1 / epoch,
+                                                  "elapsed": 10.0 * epoch})
+    if per_class is not None:
+        (run.path / "evaluation.json").write_text(json.dumps({
+            "accuracy": accuracy, "loss": 1.0, "weighted_f1": accuracy, "top3_accuracy": accuracy,
+            "class_names": CIFAR_CLASSES, "confusion_matrix": [[0] * 10 for _ in CIFAR_CLASSES], "report": {},
+            "per_class_accuracy": dict(zip(CIFAR_CLASSES, per_class))}))
+    run.finish("completed", metrics={"test_accuracy": accuracy, "train_seconds": 30.0}, params=1000)
+    return store.load_run(run.id, runs_dir)

@@ -4,7 +4,7 @@ import sys
 
 from ..search import results, store
 from ..search import space as spaces
-from ..validation import InvalidArgument, check_choice
+from ..validation import InvalidArgument, check_choice, check_int
 from .common import EXIT_ERROR, command, data_flags, fmt, print_json, runs_flag, table
 
 SEARCH_BUDGET = ("max_trials", "epochs", "train_limit", "val_size", "time_limit")
@@ -14,7 +14,9 @@ def _search_settings(args):
     """The search flags given on the command line, checked (no TensorFlow yet); absent ones left out."""
     settings = {key: getattr(args, key) for key in SEARCH_BUDGET if getattr(args, key) is not None}
     space = spaces.load_space(args.space) if args.space is not None else None
-    defaults = dict(max_trials=10, epochs=space["epochs"] if space else 10, train_limit=0, val_size=None,
+    epochs = None if settings.get("epochs") is None else check_int("epochs", settings["epochs"], low=1, high=1000)
+    trials = spaces.default_max_trials(args.space, space, args.tuner, epochs) if space else 10
+    defaults = dict(max_trials=trials, epochs=space["epochs"] if space else 10, train_limit=0, val_size=None,
                     time_limit=0)
     checked = store.check_budget(**{**defaults, **settings})
     settings = {key: checked[key] for key in settings}
@@ -22,6 +24,7 @@ def _search_settings(args):
         settings["tuner"] = check_choice("tuner", args.tuner, spaces.TUNERS)
     if space is not None:
         settings["space"] = space
+        settings.setdefault("max_trials", checked["max_trials"])   # a Hyperband search's whole iterations
     return settings
 
 
@@ -132,7 +135,8 @@ def add_commands(commands):
     search = command(commands, "search", cmd_search, "search hyperparameters with KerasTuner; every trial is saved as a run")
     search.add_argument("--tuner", help="random, hyperband or bayesian (default: the space's own)")
     search.add_argument("--space", help="seed001, seed002 (the reference reports' searches) or a JSON file")
-    search.add_argument("--max-trials", metavar="N", help="trials at most (default 10)")
+    search.add_argument("--max-trials", metavar="N", help="trials at most (default 10; Hyperband: whole iterations, "
+                                                          "seed001's two as in report 001, 60 trials)")
     search.add_argument("--epochs", metavar="N", help="epochs per trial; Hyperband's most (default: the space's)")
     search.add_argument("--train-limit", metavar="N", help="train on a stratified subset of this many images; 0 is all")
     search.add_argument("--val-size", metavar="N", help="validation images, taken from the training set (default 5,000, or a tenth of the training images if fewer)")

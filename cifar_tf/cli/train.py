@@ -2,6 +2,7 @@
 import sys
 
 from ..validation import InvalidArgument
+from ..runs.repeats import MAX_REPEATS, check_repeats, submit_repeats
 from .common import command, data_flags, print_json, ray_flag, runs_flag, table
 
 
@@ -91,21 +92,32 @@ def cmd_train(args):
     # The cheap checks first: a typo is refused before TensorFlow loads and a missing dataset
     # before a run folder is made; train() checks the architecture's values before it makes one.
     config = check_config(config_from_args(args), build=False)
+    check_repeats(args.repeat)
     find_dataset(args.data_dir, args.cache_dir)
-    from ..training.run import train
 
     # With --json, stdout carries the JSON alone: progress goes to stderr.
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    run = train(config, runs_dir=args.runs_dir, data_dir=args.data_dir, cache_dir=args.cache_dir,
-                name=args.name, log=log)
-    metrics = run.record["metrics"]
+    runs = submit_repeats(_Trainer(args, log), config, args.repeat, name=args.name)
     if args.json:
-        return print_json(run.record)
-    print(f"run {run.id} {run.status}: test accuracy {metrics['test_accuracy']:.4f}, "
-          f"weighted F1 {metrics['weighted_f1']:.4f}, {metrics['train_seconds']:.1f} s of training")
-    print(f"saved in {run.path}")
+        return print_json(runs[0].record if len(runs) == 1 else {"runs": [run.record for run in runs]})
+    for run in runs:
+        metrics = run.record["metrics"]
+        print(f"run {run.id} {run.status}: test accuracy {metrics['test_accuracy']:.4f}, "
+              f"weighted F1 {metrics['weighted_f1']:.4f}, {metrics['train_seconds']:.1f} s of training")
+        print(f"saved in {run.path}")
 
 
+class _Trainer:
+    """Trains each run it is given here and now: `submit_repeats` on the command line."""
+
+    def __init__(self, args, log):
+        self.args, self.log = args, log
+
+    def submit(self, config, *, name=None, tags=None):
+        from ..training.run import train
+
+        return train(config, runs_dir=self.args.runs_dir, data_dir=self.args.data_dir,
+                     cache_dir=self.args.cache_dir, name=name, tags=tags, log=self.log)
 
 
 def cmd_submit(args):
@@ -116,12 +128,14 @@ def cmd_submit(args):
     from .runs import check_ray_flag, wait_for_runs
 
     config = check_config(config_from_args(args), build=False)
+    check_repeats(args.repeat)
     check_ray_flag(args)
     data_dir = find_dataset(args.data_dir, args.cache_dir).resolve()
     manager = RunManager(args.runs_dir, data_dir=data_dir, ray_address=args.ray)
-    run = manager.submit(config, name=args.name)
-    print(run.id, flush=True)
-    return wait_for_runs(manager, [run.id]) if args.wait else 0
+    runs = submit_repeats(manager, config, args.repeat, name=args.name)
+    for run in runs:
+        print(run.id, flush=True)
+    return wait_for_runs(manager, [run.id for run in runs]) if args.wait else 0
 
 
 def cmd_worker(args):
@@ -140,6 +154,9 @@ def train_flags(sub):
     sub.add_argument("--arch-param", action="append", metavar="KEY=VALUE",
                      help="an architecture hyperparameter, e.g. depth=4 (repeatable)")
     sub.add_argument("--name", help="a display name for the run")
+    sub.add_argument("--repeat", type=int, default=1, metavar="N",
+                     help=f"train the configuration N times with seeds SEED, SEED+1, ... as one group "
+                          f"(1-{MAX_REPEATS}), so that its spread shows")
     data_flags(sub)
     runs_flag(sub)
 

@@ -2,6 +2,7 @@
 trial, a summary for listings, and the best configuration to train fully."""
 from ..runs import store as runs_store
 from ..runs.files import read_json
+from ..runs.progress import latest_step
 from ..training.config import TrainConfig
 from .space import OBJECTIVE, TUNER_LABELS
 
@@ -90,9 +91,9 @@ def _progress(status, run, done, epochs):
     if run is None:
         return 0.0
     total = run.record.get("total_steps")
-    steps = run.steps()
-    if status == "running" and total and steps:
-        return min(1.0, steps[-1]["step"] / total)
+    step = latest_step(run).get("step") if status == "running" else None
+    if total and step:
+        return min(1.0, step / total)
     return min(1.0, done / epochs) if epochs else 0.0
 
 

@@ -34,9 +34,10 @@ SPACE_KEYS = ("description", "arch", "base", "hyperparameters", "tuner", "epochs
 
 SPACES = {
     "seed001": {
-        "description": "Report 001's Keras Tuner search: simple_cnn's conv filters and dense units, "
-                       "the learning rate, Adam or SGD with momentum 0.9; Hyperband, 10 epochs at most.",
-        "arch": "simple_cnn",
+        "description": "Report 001's Keras Tuner search: its two-conv hypermodel's filters and dense units, "
+                       "the learning rate, Adam or SGD with momentum 0.9; Hyperband, two iterations of 10 "
+                       "epochs at most, early stopping with patience 3.",
+        "arch": "hyper_cnn",
         # The report compiled each candidate with a constant rate, no augmentation, Keras' default
         # batch of 32, and early stopping with patience 3 on validation accuracy.
         "base": {"batch_size": 32, "schedule": "constant", "augment": "none", "momentum": 0.9,
@@ -70,6 +71,10 @@ SPACES = {
         },
     },
 }
+
+
+# Hyperband iterations a preset space's own search ran: report 001's tuner had hyperband_iterations=2.
+HYPERBAND_ITERATIONS = {"seed001": 2}
 
 
 # --- spaces -------------------------------------------------------------------------------------
@@ -266,3 +271,17 @@ def hyperband_rounds(max_epochs, factor=3):
     return [(math.ceil(last_size / (bracket + 1) * factor ** (bracket - rnd)),
              math.ceil(max_epochs / factor ** (bracket - rnd)))
             for bracket in reversed(range(brackets)) for rnd in range(bracket + 1)]
+
+
+def hyperband_trials(max_epochs, iterations=1):
+    """How many trials `iterations` Hyperband iterations of at most `max_epochs` epochs start."""
+    return iterations * sum(trials for trials, _ in hyperband_rounds(max_epochs))
+
+
+def default_max_trials(spec, space, tuner=None, epochs=None):
+    """The trials a search runs unless told: for a Hyperband search, whole iterations (report 001's
+    space: its two, 60 trials at 10 epochs), so that the longest trials train too; else 10."""
+    if (tuner or space["tuner"]) != "hyperband":
+        return 10
+    iterations = HYPERBAND_ITERATIONS.get(spec, 1) if isinstance(spec, str) else 1
+    return hyperband_trials(epochs or space["epochs"], iterations)

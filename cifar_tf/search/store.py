@@ -9,6 +9,7 @@ Every trial is trained by `train()` into an ordinary run folder tagged
 the app lists searches instantly. Reading never writes: a running search whose process is gone
 is shown as failed, and can be resumed.
 """
+import copy
 import secrets
 import socket
 import time
@@ -35,6 +36,10 @@ class SearchNotFound(LookupError):
 class Search(runs_store.WorkerFolder):
     """A search folder and its record: a worker's bookkeeping (status, pid, heartbeat, STOP) in search.json."""
     RECORD_FILE = SEARCH_FILE
+
+    @staticmethod
+    def problem(record):
+        return _problem(record)
 
     @property
     def project_dir(self):
@@ -120,7 +125,8 @@ def read_search(path):
     problem = _problem(record)
     if problem:
         raise SearchNotFound(f"{path.name}: {SEARCH_FILE} is not a search record: {problem}")
-    search = runs_store.mark_if_dead(Search(path, record))  # the same test as for a run's worker
+    # The same test as for a run's worker; a save writes only what this process changes.
+    search = runs_store.mark_if_dead(Search(path, record, read_back=copy.deepcopy(record)))
     if search.dead_reason:
         search.record["error"] = ("the search process ended or stopped answering before the search "
                                   "finished (killed or crashed); resume it to continue")

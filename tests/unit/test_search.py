@@ -41,7 +41,7 @@ def statuses(search):
 
 def test_preset_spaces_reproduce_the_reports():
     seed001 = spaces.load_space("seed001")
-    assert seed001["arch"] == "simple_cnn" and seed001["tuner"] == "hyperband" and seed001["epochs"] == 10
+    assert seed001["arch"] == "hyper_cnn" and seed001["tuner"] == "hyperband" and seed001["epochs"] == 10
     assert seed001["hyperparameters"]["filters1"] == {"type": "int", "min": 32, "max": 64, "step": 16,
                                                       "sampling": "linear"}
     assert seed001["hyperparameters"]["filters2"]["step"] == 32
