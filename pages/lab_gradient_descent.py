@@ -52,10 +52,12 @@ with controls:
     steps = st.select_slider("Steps", gd.STEP_CHOICES, key="gd_steps")
     with st.expander("Optimizer settings"):
         params = dict(
-            momentum=st.slider("Momentum β (momentum, Nesterov)", 0.0, 0.99, 0.9, 0.01, key="gd_momentum"),
-            beta1=st.slider("Adam β₁", 0.0, 0.99, 0.9, 0.01, key="gd_beta1"),
-            beta2=st.slider("Adam β₂", 0.9, 0.9999, 0.999, 0.0001, format="%.4f", key="gd_beta2"),
-            rho=st.slider("RMSprop ρ", 0.0, 0.99, 0.9, 0.01, key="gd_rho"))
+            momentum=st.slider("Momentum β (momentum, Nesterov)", 0.0, 0.99, gd.OPTIMIZER_DEFAULTS["momentum"], 0.01,
+                               key="gd_momentum"),
+            beta1=st.slider("Adam β₁", 0.0, 0.99, gd.OPTIMIZER_DEFAULTS["beta1"], 0.01, key="gd_beta1"),
+            beta2=st.slider("Adam β₂", 0.9, 0.9999, gd.OPTIMIZER_DEFAULTS["beta2"], 0.0001, format="%.4f",
+                            key="gd_beta2"),
+            rho=st.slider("RMSprop ρ", 0.0, 0.99, gd.OPTIMIZER_DEFAULTS["rho"], 0.01, key="gd_rho"))
 
 try:
     starts = gd.parse_points(starts_text)

@@ -11,6 +11,7 @@ from cifar_tf.training.config import OPTIMIZERS
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import labs as charts
 from cifar_tf.views.formatting import escape_markdown
+from pages.classmode import challenge_refusal
 from pages.common import list_runs, run_label, run_manager
 
 st.title("Sharpness and SAM")
@@ -46,7 +47,15 @@ with st.expander("Train a pair: one network, with and without SAM", expanded=not
                              help="How far uphill SAM looks before each step. 0.05 is the paper's default.")
         st.caption("Both runs are queued and train one after the other. SAM computes two gradients per "
                    "step, so its run takes about twice as long.")
-        submitted = st.form_submit_button("Train both", type="primary", icon=":material/play_arrow:")
+        try:  # under a class challenge, a pair no choice on this form could make is refused: say so at once
+            refused = challenge_refusal(sam_pairs.pair_configs(sam_pairs.pair_config(
+                arch=arch, epochs=epochs, train_limit=train_limit, val_size=val_size, optimizer=optimizer, lr=lr,
+                seed=seed), rho), free=sam_pairs.PAIR_FORM_FIELDS)
+        except (InvalidArgument, ValueError):
+            refused = None  # the submission says what is wrong
+        submitted = st.form_submit_button("Train both", type="primary", icon=":material/play_arrow:",
+                                          disabled=refused is not None,
+                                          help=escape_markdown(refused) if refused else None)
     if submitted:
         try:
             config = sam_pairs.pair_config(arch=arch, epochs=epochs, train_limit=train_limit, val_size=val_size,

@@ -62,6 +62,9 @@ AUGMENT_PRESETS = {
     "strong": Augmentation(flip=True, crop=4, cutout=12),
     # Report 001's ImageDataGenerator settings (shear_range is in degrees there, so 0.2 is tiny).
     "seed001": Augmentation(flip=True, shift=0.1, rotation=15, zoom=0.2, shear=0.2, fill="nearest"),
+    # Report 002 names rotation, shifting, flipping and zoom, not their ranges: these are guesses
+    # (report 001's ranges, Keras' "nearest" fill), cifar_tf.training.presets says so.
+    "seed002": Augmentation(flip=True, shift=0.1, rotation=15, zoom=0.1, fill="nearest"),
 }
 
 

@@ -139,7 +139,8 @@ OPTIMIZER_FORMULAS = {
             r"\\ p &\leftarrow p - \eta\,\hat m / (\sqrt{\hat s} + \epsilon) \end{aligned}",
     "rmsprop": r"s \leftarrow \rho s + (1 - \rho) g^2,\quad p \leftarrow p - \eta\, g / \sqrt{s + \epsilon}",
 }
-# The defaults of keras.optimizers, so the playground behaves like training does.
+# The defaults of keras.optimizers, so the playground behaves like training does: `descend`'s,
+# the page's sliders' and the command line's.
 OPTIMIZER_DEFAULTS = dict(momentum=0.9, beta1=0.9, beta2=0.999, rho=0.9, epsilon=1e-7)
 
 
@@ -169,12 +170,16 @@ def parse_points(text, name="start"):
     return [parse_point(chunk, name) for chunk in chunks]
 
 
-def descend(function, start, optimizer="sgd", lr=0.01, steps=1000, *, momentum=0.9, beta1=0.9,
-            beta2=0.999, rho=0.9, epsilon=1e-7):
+def descend(function, start, optimizer="sgd", lr=0.01, steps=1000, *, momentum=None, beta1=None,
+            beta2=None, rho=None, epsilon=None):
     """Run `optimizer` on `function` from `start`: the visited points, shape (steps + 1, 2).
 
-    The path is cut short if it diverges (leaves the plane's 1e6 box or overflows).
+    An optimizer setting left out (None) is its `OPTIMIZER_DEFAULTS` value. The path is cut short
+    if it diverges (leaves the plane's 1e6 box or overflows).
     """
+    given = dict(momentum=momentum, beta1=beta1, beta2=beta2, rho=rho, epsilon=epsilon)
+    momentum, beta1, beta2, rho, epsilon = (OPTIMIZER_DEFAULTS[key] if value is None else value
+                                            for key, value in given.items())
     function = get_function(function) if isinstance(function, str) else function
     optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
     lr = check_float("lr", lr, low=0, high=100, low_open=True)

@@ -16,6 +16,10 @@ PAIR_DEFAULTS = dict(arch="simple_cnn", epochs=3, train_limit=5000, val_size=100
 PAIR_CHOICES = dict(train_limit=(1000, 2000, 5000, 10000, 20000, 45000), val_size=(500, 1000, 2000, 5000),
                     lr=(1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1))
 PAIR_TAG = "sam_pair"
+# The settings the form chooses, and the values it offers for each (None: any): under a class
+# challenge, "Train both" is disabled only when no choice of these could pass (`challenge.refusal`).
+PAIR_FORM_FIELDS = dict(arch=None, arch_params=None, epochs=None, train_limit=PAIR_CHOICES["train_limit"],
+                        val_size=PAIR_CHOICES["val_size"], optimizer=None, lr=PAIR_CHOICES["lr"], seed=None)
 
 
 def pair_config(**settings):

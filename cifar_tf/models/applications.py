@@ -1,4 +1,4 @@
-"""keras.applications backbones (DenseNet121, ResNet50, MobileNetV2) under a new CIFAR-10 head,
+"""keras.applications backbones (DenseNet121, ResNet50, MobileNetV2, VGG19) under a new CIFAR-10 head,
 with their ImageNet weights found in Keras' cache or downloaded into it."""
 import os
 from pathlib import Path
@@ -28,6 +28,7 @@ _APPLICATIONS = {
     "densenet121": ("DenseNet121", "densenet/", "30ee3e1110167f948a6b9946edeeb738"),
     "resnet50": ("ResNet50", "resnet/", "4d473c1dd8becc155b73f8504c6f6626"),
     "mobilenetv2": ("MobileNetV2", "mobilenet_v2/", None),
+    "keras_vgg19": ("VGG19", "vgg19/", "253f8cb515780f3b799900260a226db6"),
 }
 
 
@@ -38,7 +39,7 @@ def imagenet_weights_filename(name, image_size=96):
         # Keras has MobileNetV2 weights per input size and loads the 224 ones for other sizes.
         rows = image_size if image_size in _MOBILENET_V2_SIZES else 224
         return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5"
-    return f"{name}_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    return f"{_APPLICATIONS[name][0].lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 def _keras_cache_dirs():
@@ -58,6 +59,13 @@ def _keras_cache_dirs():
                 seen.add(path)
                 out.append(path)
     return out
+
+
+def imagenet_weights_source(name, image_size=96):
+    """`(url, folder)`: where Keras downloads the no-top ImageNet weights of `name` from, and the
+    folder of its cache it looks in first ($KERAS_HOME/models, else ~/.keras/models)."""
+    filename = imagenet_weights_filename(name, image_size)
+    return _KERAS_WEIGHTS_URL + _APPLICATIONS[name][1] + filename, _keras_cache_dirs()[0]
 
 
 def _cached_imagenet_weights(name, image_size=96):
@@ -193,3 +201,12 @@ def mobilenetv2(*, weights=None, image_size=None, freeze_base=False, dense_units
     return _application("mobilenetv2", weights=weights, image_size=image_size,
                         freeze_base=freeze_base, dense_units=dense_units, dropout=dropout, l2=l2,
                         num_classes=num_classes, name=name, preprocess=_tf_preprocess)
+
+
+def keras_vgg19(*, weights=None, image_size=None, freeze_base=False, dense_units=256,
+                dropout=0.3, l2=0.0, num_classes=NUM_CLASSES, name="keras_vgg19"):
+    """keras.applications VGG19 (no BatchNorm, as Keras' vgg19.py builds it) with a new Dense head
+    (image_size None: 32, or 96 with pretrained weights)."""
+    return _application("keras_vgg19", weights=weights, image_size=image_size,
+                        freeze_base=freeze_base, dense_units=dense_units, dropout=dropout, l2=l2,
+                        num_classes=num_classes, name=name, preprocess=_caffe_preprocess)

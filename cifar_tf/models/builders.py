@@ -100,9 +100,20 @@ def _int_tuple(name, value, *, length=None, low=1, high=4096):
 def simple_cnn(*, filters1=32, filters2=64, filters3=64, dense_units=64, dropout=0.0, l2=0.0,
                num_classes=NUM_CLASSES, name="simple_cnn"):
     """Report 001's CNN: three valid 3x3 convs with BN/ReLU and two max-pools, Dense 64, softmax."""
+    return _report001_cnn((filters1, filters2, filters3), dense_units, dropout, l2, num_classes, name)
+
+
+def hyper_cnn(*, filters1=32, filters2=64, dense_units=64, dropout=0.0, l2=0.0,
+              num_classes=NUM_CLASSES, name="hyper_cnn"):
+    """Report 001's Keras Tuner hypermodel: two valid 3x3 convs with BN/ReLU, each followed by a
+    max-pool, Dense, softmax (473,450 parameters at 32/96/128)."""
+    return _report001_cnn((filters1, filters2), dense_units, dropout, l2, num_classes, name)
+
+
+def _report001_cnn(filters, dense_units, dropout, l2, num_classes, name):
+    """Valid 3x3 conv, BN, ReLU per filter count, a max-pool after the first two; Dense, BN, ReLU."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
-    filters = [check_int(f"filters{i}", f, low=1, high=1024)
-               for i, f in enumerate((filters1, filters2, filters3), 1)]
+    filters = [check_int(f"filters{i}", f, low=1, high=1024) for i, f in enumerate(filters, 1)]
     dense_units = check_int("dense_units", dense_units, low=1, high=4096)
 
     # Only /255 inside, as the report scaled its inputs; no mean/std normalisation.
@@ -380,7 +391,7 @@ def _vgg(depth, *, width, dense_units, dropout, l2, num_classes, name):
     """CIFAR VGG shared by vgg16 and vgg19: conv BN ReLU stacks, 5 pools, Dense + dropout head."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
     width = check_int("width", width, low=1, high=256)
-    dense_units = check_int("dense_units", dense_units, low=1, high=4096)
+    dense_units = check_int("dense_units", dense_units, low=0, high=4096)   # 0: straight to the classes
 
     inputs, x = _inputs()
     stage, conv = 1, 1
@@ -392,9 +403,10 @@ def _vgg(depth, *, width, dense_units, dropout, l2, num_classes, name):
             x = _conv_bn_relu(x, width * item, l2=l2, name=f"block{stage}_{conv}")
             conv += 1
     x = layers.Flatten(name="flatten")(x)   # 1x1x(8 * width)
-    x = layers.Dense(dense_units, activation="relu", kernel_regularizer=l2_regularizer(l2),
-                     name="dense")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
+    if dense_units:   # 0: the classifier of the CIFAR variants (kuangliu/pytorch-cifar), no hidden layer
+        x = layers.Dense(dense_units, activation="relu", kernel_regularizer=l2_regularizer(l2),
+                         name="dense")(x)
+        x = layers.Dropout(dropout, name="dropout")(x)
     return keras.Model(inputs, softmax_head(x, num_classes, l2), name=name)
 
 

@@ -64,6 +64,9 @@ ARCHITECTURES = {arch.name: arch for arch in (
     Architecture("simple_cnn", "builders",
                  "Three-conv BN/ReLU CNN with a Dense 64 layer (about 0.12M parameters).",
                  "Report 001 (baseline CNN, Keras Tuner search over filters and dense units)"),
+    Architecture("hyper_cnn", "builders",
+                 "Two-conv BN/ReLU CNN, a max-pool after each conv, Dense head (Keras Tuner hypermodel).",
+                 "Report 001 (build_hypermodel of its Hyperband search)"),
     Architecture("deep_cnn", "builders",
                  "VGG-style blocks of two 3x3 convs with max-pool and dropout.",
                  "Report 001 (deeper CNN with dropout)"),
@@ -98,6 +101,9 @@ ARCHITECTURES = {arch.name: arch for arch in (
     Architecture("densenet121", "applications",
                  "keras.applications DenseNet121 base (optionally ImageNet weights) + Dense head.",
                  "Huang et al. 2017; keras.applications.DenseNet121"),
+    Architecture("keras_vgg19", "applications",
+                 "keras.applications VGG19 base (no BatchNorm; optionally ImageNet weights) + Dense head.",
+                 "Simonyan & Zisserman 2015; keras.applications.VGG19 (report 004 built it from Keras' vgg19.py)"),
 )}
 
 

@@ -2,6 +2,8 @@
 
 Everything here runs on any Keras backend; TensorFlow is imported only by SAM's TensorFlow step.
 """
+import weakref
+
 import keras
 from keras import ops
 
@@ -17,6 +19,11 @@ def make_schedule(config, steps_per_epoch):
         return keras.optimizers.schedules.ExponentialDecay(
             lr, decay_steps=decay_steps, decay_rate=config.decay_factor,
             staircase=config.schedule == "step")
+    if config.schedule == "drop":
+        # Once, as report 001's LearningRateScheduler: the step that starts epoch `decay_every`
+        # (counted from 0) is the first at the lower rate, as with a staircase decay.
+        return keras.optimizers.schedules.PiecewiseConstantDecay(
+            [decay_steps - 1], [lr, lr * config.decay_factor])
     if config.schedule == "cosine":
         if warmup:
             return keras.optimizers.schedules.CosineDecay(
@@ -51,19 +58,62 @@ class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
                     start=self.start, end=self.end)
 
 
-def make_optimizer(config, steps_per_epoch):
-    learning_rate = make_schedule(config, steps_per_epoch)
+def make_optimizer(config, steps_per_epoch, learning_rate=None):
+    """The config's optimizer with its schedule (or `learning_rate`, a rate or a schedule, instead),
+    made `adjustable`: its rate can be scaled while it trains."""
+    learning_rate = make_schedule(config, steps_per_epoch) if learning_rate is None else learning_rate
     weight_decay = config.weight_decay or None
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=config.momentum, nesterov=config.nesterov,
-                                    weight_decay=weight_decay)
+        return adjustable(keras.optimizers.SGD, learning_rate, momentum=config.momentum, nesterov=config.nesterov,
+                          weight_decay=weight_decay)
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate, weight_decay=weight_decay)
+        return adjustable(keras.optimizers.Adam, learning_rate, weight_decay=weight_decay)
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay)
+        return adjustable(keras.optimizers.AdamW, learning_rate, weight_decay=config.weight_decay)
     if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate, momentum=config.momentum, weight_decay=weight_decay)
+        return adjustable(keras.optimizers.RMSprop, learning_rate, momentum=config.momentum, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {config.optimizer!r}")
+
+
+class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A schedule (or a constant rate) times `scale`, a variable of the optimizer that is 1 until
+    someone changes the rate of the run while it trains (training/control.py): the schedule keeps
+    its shape, scaled. Being the optimizer's own variable, every backend's compiled step reads it
+    afresh (JAX's too, which takes the optimizer's variables as its state)."""
+
+    def __init__(self, base, scale=None):
+        self.base, self.scale = base, scale
+
+    def __call__(self, step):
+        base = self.base(step) if callable(self.base) else self.base
+        base = ops.cast(base, "float32")
+        return base if self.scale is None else base * ops.cast(self.scale.value, "float32")
+
+    def get_config(self):
+        base = self.base
+        if isinstance(base, keras.optimizers.schedules.LearningRateSchedule):
+            base = keras.optimizers.schedules.serialize(base)
+        return {"base": base}
+
+
+_SCALES = weakref.WeakKeyDictionary()   # optimizer -> the variable that scales its rate
+
+
+def adjustable(optimizer_class, learning_rate, **kwargs):
+    """`optimizer_class(learning_rate, **kwargs)` whose rate `set_lr_scale` can scale."""
+    schedule = ScaledSchedule(learning_rate)
+    optimizer = optimizer_class(schedule, **kwargs)
+    schedule.scale = optimizer.add_variable((), initializer="ones", dtype="float32", name="lr_scale")
+    _SCALES[optimizer] = schedule.scale
+    return optimizer
+
+
+def lr_scale_variable(optimizer):
+    """The variable scaling `optimizer`'s rate (inside a loss-scale wrapper too), or None."""
+    for candidate in (optimizer, getattr(optimizer, "inner_optimizer", None)):
+        if candidate is not None and candidate in _SCALES:
+            return _SCALES[candidate]
+    return None
 
 
 def current_learning_rate(optimizer):

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 # Small settings so the whole file runs in well under 90 s on 2 CPU cores.
 SMALL = {
     "simple_cnn": {},
+    "hyper_cnn": {"filters1": 8, "filters2": 8, "dense_units": 16},
     "deep_cnn": {"filters": 8, "blocks": 2, "dense_units": 16},
     "resnet_style": {"filters": 8, "depth": 3, "dense_units": 16},
     "concat_cnn": {"filters": 8, "dense_units": "16,8"},
@@ -28,6 +29,7 @@ SMALL = {
     "mobilenetv2": {"weights": None, "image_size": 32, "dense_units": 16},
     "resnet50": {"weights": None, "image_size": 32, "dense_units": 16},
     "densenet121": {"weights": None, "image_size": 32, "dense_units": 16},
+    "keras_vgg19": {"weights": None, "image_size": 32, "dense_units": 16},
 }
 
 
