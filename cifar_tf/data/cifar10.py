@@ -166,7 +166,7 @@ def _unpickle(path):
             content = _ArrayUnpickler(file, path).load()
         except CorruptDataset:
             raise
-        except Exception as error:  # pickle raises many kinds; none should escape raw
+        except Exception as error:  # noqa: BLE001 - pickle raises many kinds; none should escape raw
             truncated = isinstance(error, EOFError) or "truncated" in str(error)
             problem = ("the file is truncated (it ends too early)" if truncated
                        else f"not a valid pickle ({type(error).__name__}: {error})")

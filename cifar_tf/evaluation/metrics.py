@@ -1,6 +1,6 @@
 """Scores of a model's test-set probabilities: the numbers, the per-class report, the confusions."""
 import numpy as np
-from sklearn.metrics import classification_report, confusion_matrix, f1_score, top_k_accuracy_score
+from sklearn.metrics import classification_report, confusion_matrix, f1_score, log_loss, top_k_accuracy_score
 
 from .. import CLASS_NAMES
 
@@ -13,7 +13,6 @@ def evaluate_probabilities(probabilities, labels, class_names=CLASS_NAMES):
         raise ValueError(f"probabilities of shape {probabilities.shape} do not match {len(labels)} labels")
     classes = list(range(len(class_names)))
     predicted = probabilities.argmax(axis=1)
-    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
     matrix = confusion_matrix(labels, predicted, labels=classes)
     report = classification_report(labels, predicted, labels=classes, target_names=list(class_names),
                                    output_dict=True, zero_division=0)
@@ -21,7 +20,7 @@ def evaluate_probabilities(probabilities, labels, class_names=CLASS_NAMES):
     wrong = np.flatnonzero(predicted != labels)
     return {
         "accuracy": float((predicted == labels).mean()),
-        "loss": float(-np.log(picked).mean()),
+        "loss": _log_loss(probabilities, labels, classes),
         "weighted_f1": float(f1_score(labels, predicted, labels=classes, average="weighted", zero_division=0)),
         "top3_accuracy": float(top_k_accuracy_score(labels, probabilities, k=3, labels=classes)),
         "per_class_accuracy": {name: float(matrix[i, i] / support[i]) if support[i] else None
@@ -32,6 +31,13 @@ def evaluate_probabilities(probabilities, labels, class_names=CLASS_NAMES):
         "misclassified": wrong.tolist(),
         "count": int(len(labels)),
     }
+
+
+def _log_loss(probabilities, labels, classes):
+    """scikit-learn's log loss, the rows rescaled to sum to one first: a float32 softmax misses 1 by
+    ~1e-7, which scikit-learn warns about in float64."""
+    sums = probabilities.sum(axis=1, keepdims=True)
+    return float(log_loss(labels, probabilities / np.where(sums > 0, sums, 1.0), labels=classes))
 
 
 def most_confident_mistakes(probabilities, labels, k=16):

@@ -23,7 +23,7 @@ def test_numbers_match_scikit_learn(predictions):
     assert result["weighted_f1"] == pytest.approx(f1_score(labels, predicted, average="weighted"))
     assert result["loss"] == pytest.approx(log_loss(labels, probabilities, labels=range(10)), rel=1e-6)
     assert result["confusion_matrix"] == confusion_matrix(labels, predicted, labels=range(10)).tolist()
-    top3 = np.mean([l in np.argsort(-p)[:3] for p, l in zip(probabilities, labels)])
+    top3 = np.mean([label in np.argsort(-p)[:3] for p, label in zip(probabilities, labels)])
     assert result["top3_accuracy"] == pytest.approx(top3)
     assert sorted(result["misclassified"]) == np.flatnonzero(predicted != labels).tolist()
     assert result["report"]["cat"]["support"] == (labels == 3).sum()
