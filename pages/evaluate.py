@@ -7,10 +7,12 @@ from cifar_tf.runs.store import best_run
 from cifar_tf.views import evaluation as view
 from cifar_tf.views.formatting import escape_markdown
 from pages.common import data_dir, grad_cam_picture, list_runs, model_cache, model_key, pick_run
+from pages.evaluate_calibration import calibration_section
+from pages.evaluate_robustness import robustness_section
 
 st.title("Evaluate")
-st.caption("How one run does on the 10,000 test images it never saw: scores per class, which "
-           "classes it confuses, and the pictures behind each mistake.")
+intro = st.empty()  # the run's number of test images, once its evaluation is read
+intro.caption(view.page_caption())
 
 runs = list_runs()
 if not runs:
@@ -32,6 +34,7 @@ if evaluation is None:
         st.text(f"Error: {run.record['error']}")
     st.stop()
 
+intro.caption(view.page_caption(evaluation))
 class_names = evaluation["class_names"]
 accuracy, loss, f1, top3 = st.columns(4, border=True)
 accuracy.metric("Accuracy", f"{evaluation['accuracy']:.1%}", help="Share of test images classified right.")
@@ -104,6 +107,13 @@ if mistakes:
     st.image(pictures, caption=captions, width=128, output_format="PNG")
 else:
     st.caption("It made no mistakes on the test set.")
+
+st.subheader("Confidence and robustness")
+calibration_tab, robustness_tab = st.tabs(["Calibration: is its confidence right?", "Robustness: noise, blur, haze"])
+with calibration_tab:
+    calibration_section(run, dataset)
+with robustness_tab:
+    robustness_section(run, runs, dataset)
 
 st.subheader("Where the model looked")
 if not run.model_path.exists():

@@ -1,17 +1,19 @@
 import streamlit as st
 
+from cifar_tf.classroom.budget import within_budget
 from cifar_tf.classroom.roles import owner_name, read_only_reason
 from cifar_tf.data.augment import AUGMENT_PRESETS
 from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, find_dataset
 from cifar_tf.models.registry import ARCHITECTURES, editable_hyperparameters, pretrained
 from cifar_tf.runs.liveness import executor_kind
 from cifar_tf.runs.progress import progress
+from cifar_tf.runs.repeats import MAX_REPEATS, submit_repeats
 from cifar_tf.runs.store import ACTIVE_STATUSES, RunNotFound, clean_name, default_name, load_run
 from cifar_tf.training.config import architecture_params
 from cifar_tf.training.presets import PRESETS, preset_config
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import train_form as form
-from cifar_tf.views.formatting import escape_markdown, format_seconds, trained_with, where_it_runs
+from cifar_tf.views.formatting import escape_markdown, format_seconds, trained_with, waiting_reason, where_it_runs
 from cifar_tf.views.live import LiveRun
 from pages.classmode import (
     apply_config_link,
@@ -25,6 +27,7 @@ from pages.classmode import (
 )
 from pages.common import (classroom, data_dir, list_runs, request_stop, run_label, run_manager, runs_dir,
                           viewer)
+from pages.train_tools import lr_finder, run_knobs
 
 st.title("Train")
 
@@ -100,7 +103,7 @@ with setup:
     if schedule in ("cosine", "onecycle"):
         c3.number_input("Warm-up epochs", min_value=0.0, max_value=float(st.session_state.cfg_epochs),
                         format="%.4g", key="cfg_warmup_epochs")
-    if schedule in ("step", "exponential"):
+    if schedule in ("step", "exponential", "drop"):
         c2.number_input("Decay every (epochs)", format="%.4g", key="cfg_decay_every", **form.number_bounds("decay_every"))
         c3.number_input("Decay factor", format="%.4g", key="cfg_decay_factor", **form.number_bounds("decay_factor"))
 
@@ -148,6 +151,7 @@ with setup:
             config, error = None, str(problem)
     if error:
         st.error(escape_markdown(error))
+    lr_finder(config, rules)
     try:
         find_dataset(data_dir())
         missing = None
@@ -162,13 +166,18 @@ with setup:
                          placeholder=default_name(arch, st.session_state.get("train_preset")))
     if name.strip() and clean_name(name) in {run.name for run in list_runs(warn=False)}:
         st.caption(f"Another run is called “{escape_markdown(clean_name(name))}”: this one will get a number after it.")
-    start = st.button("Start training", type="primary", icon=":material/play_arrow:",
-                      disabled=config is None or missing is not None)
+    start_col, repeat_col = st.columns([3, 2], vertical_alignment="bottom")
+    repeats = repeat_col.number_input("Repeat ×", min_value=1, max_value=MAX_REPEATS, value=1, key="train_repeats",
+                                      help="Train these settings N times with seeds SEED, SEED+1, ...: one group whose "
+                                           "spread shows on the Repeats page.")
+    start = start_col.button("Start training", type="primary", icon=":material/play_arrow:",
+                             disabled=config is None or missing is not None)
     if start and rules_changed:  # pressed on the form as it was before the challenge changed
         st.warning("The teacher just changed the challenge, and the settings with it: check them, then start again.")
     elif start:
         try:
-            run = run_manager().submit(config, name=name.strip() or default_name(arch, st.session_state.get("train_preset")))
+            run = submit_repeats(run_manager(), config, int(repeats),
+                                 name=name.strip() or default_name(arch, st.session_state.get("train_preset")))[0]
         except (InvalidArgument, RuntimeError, ValueError, OSError) as problem:
             st.error(f"Could not start: {escape_markdown(problem)}")
         else:
@@ -240,6 +249,9 @@ with watch:
         on_ray = executor_kind(run) == "ray"
         if run.status == "queued" and on_ray:
             st.info(f"Queued: {escape_markdown(where_it_runs(run))}.")
+            if waiting_reason(run):  # no node of the cluster can hold it: Ray would say nothing
+                st.warning(f"This run cannot start as things are: {escape_markdown(waiting_reason(run))}.",
+                           icon=":material/block:")
         elif run.status == "queued":
             position, wait = queue_place(run.id)
             when = f"in about {format_seconds(wait)}" if wait is not None else "when a training slot is free"
@@ -261,7 +273,9 @@ with watch:
         m1, m2, m3 = st.columns(3)
         m1.metric("Images/s", f"{state['images_per_second']:,.0f}" if state["images_per_second"] else "–")
         m2.metric("Elapsed", format_seconds(state["elapsed"]))
-        m3.metric("Time left", format_seconds(state["eta_seconds"]) if run.status == "running" else "–")
+        # A class's time budget stops a run whatever its steps say: the time left is the shorter.
+        m3.metric("Time left", format_seconds(within_budget(run, state["eta_seconds"])) if run.status == "running"
+                  else "–")
         if curves.points or curves.epochs:
             for metric in ("loss", "accuracy"):
                 st.vega_lite_chart(curves.spec(metric, epochs=state["epochs"], final=run.status not in ACTIVE_STATUSES),
@@ -279,5 +293,6 @@ with watch:
                 request_stop(run.id)
         elif active:
             st.rerun()  # it just finished: redraw the page without the timer
+        run_knobs(run, read_only)   # its learning rate, pause and resume; forks
 
     live_view(watched)

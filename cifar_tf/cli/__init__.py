@@ -8,10 +8,11 @@ import os
 import sys
 
 from ..validation import InvalidArgument
-from . import bench, classroom, data, labs, runs, search, train
+from . import bench, classroom, data, instruments, labs, lrfind, reports, runs, search, train
 from .common import EXIT_ERROR, EXIT_USAGE, flag_name, message
 
-GROUPS = (data, train, runs, labs, bench, search, classroom)  # in the order `--help` lists them
+# In the order `--help` lists them.
+GROUPS = (data, train, lrfind, runs, instruments, labs, reports, bench, search, classroom)
 
 
 def main(argv=None):

@@ -5,7 +5,9 @@ EXIT_ERROR, EXIT_USAGE = 1, 2
 # Argument names of commands other than `train`, so that `flag_name` reports them as their flags.
 OTHER_FLAGS = {"preset", "top_k", "arch-param", "augment", "ray",
                "tuner", "space", "max_trials", "time_limit", "search_id", "workers",
-               "function", "start", "steps", "rho", "iterations", "batches", "dims", "points", "span"}
+               "function", "start", "steps", "rho", "iterations", "batches", "dims", "points", "span",
+               "report", "lesson", "bins", "severity", "images", "corruption",
+               "start_lr", "end_lr", "divergence", "smoothing", "epoch"}
 
 
 def flag_name(field):

@@ -74,7 +74,7 @@ def add_commands(commands):
     gd.add_argument("--optimizer", default="sgd", help="sgd, momentum, nesterov, adam or rmsprop")
     gd.add_argument("--lr", help="learning rate (default: the function's own, 0.01 for seed004)")
     gd.add_argument("--steps", help="number of steps (default: the function's own, 1000 for seed004)")
-    gd.add_argument("--momentum", default=0.9, help="momentum of momentum and nesterov")
+    gd.add_argument("--momentum", help="momentum of momentum and nesterov (default: Keras' own)")
     gd.add_argument("--path", action="store_true", help="with --json: include every point of the path")
     gd.add_argument("--json", action="store_true")
 

@@ -1,7 +1,8 @@
-"""`runs list|show|delete|wait`, `evaluate` and `predict`: saved runs and what they learnt."""
+"""`runs list|show|delete|wait|groups|compare`, `evaluate` and `predict`: saved runs and what they learnt."""
 import sys
 import time
 
+from . import instruments, knobs
 from .common import EXIT_ERROR, command, fmt, print_json, ray_flag, runs_flag, table
 
 WAIT_POLL_S = 1.0
@@ -51,6 +52,51 @@ def cmd_runs_delete(args):
         print(f"deleted {run_id}")
 
 
+def cmd_runs_groups(args):
+    from ..runs.store import list_runs
+    from ..views.groups import group_runs, groups_table
+
+    found, _ = list_runs(args.runs_dir)
+    groups = group_runs(found)
+    rows = groups_table(groups).assign(ids=[[run.id for run in group.runs] for group in groups])
+    if args.json:
+        return print_json({"groups": _json_rows(rows)})
+    shown = [{"group": row["group"], "n": row["n"], "test accuracy": fmt(row["test accuracy"]),
+              "± std": fmt(row["± std"]), "min": fmt(row["min"]), "max": fmt(row["max"]),
+              "best val": fmt(row["best val accuracy"])} for row in _json_rows(rows)]
+    print(table(shown, ["group", "n", "test accuracy", "± std", "min", "max", "best val"]) if shown else "no runs yet")
+
+
+def cmd_runs_compare(args):
+    """Whether the groups of two runs differ in test accuracy by more than seed noise."""
+    from ..runs.store import list_runs, load_run
+    from ..views.groups import compare_groups, group_of, group_runs, per_class_differences
+
+    for run_id in (args.first, args.second):
+        load_run(run_id, args.runs_dir)   # a run that is not there (or unreadable) is refused by name
+    groups = group_runs(list_runs(args.runs_dir)[0])
+    first, second = (group_of(run_id, groups) for run_id in (args.first, args.second))
+    if first is second:
+        raise ValueError(f"{args.first} and {args.second} are runs of one configuration: pick runs of two")
+    difference, sentence = compare_groups(first, second)
+    per_class = per_class_differences(first, second)
+    if args.json:
+        return print_json({"first": first.label, "second": second.label, **difference.__dict__,
+                           "beyond_noise": difference.real, "verdict": sentence,
+                           "per_class": _json_rows(per_class)})
+    print(sentence)
+    beyond = per_class[per_class["beyond noise"]] if not per_class.empty else per_class
+    for row in _json_rows(beyond):
+        print(f"  {row['class']}: {row['difference'] * 100:+.1f} points, beyond noise")
+
+
+def _json_rows(frame):
+    """A DataFrame's rows as dicts of plain values, NaN as None."""
+    return [{key: (None if isinstance(value, float) and value != value else
+                   value.item() if hasattr(value, "item") else value) for key, value in row.items()}
+            for row in frame.astype(object).to_dict("records")]
+
+
 def check_ray_flag(args):
     if args.ray is not None:
         from ..runs.ray_cluster import check_address
@@ -77,9 +123,10 @@ def cmd_runs_wait(args):
 
 def wait_for_runs(manager, run_ids):
     """Keep `manager` polling (it starts queued runs and collects remote ones) until every run in
-    `run_ids` has ended; print where each starts and how it ends. 0 when all completed."""
+    `run_ids` has ended; print where each starts, why one cannot, and how each ends. 0 when all
+    completed."""
     from ..runs.store import RunNotFound, load_run
-    from ..views.formatting import where_it_runs
+    from ..views.formatting import waiting_reason, where_it_runs
 
     pending, seen, completed = list(dict.fromkeys(run_ids)), {}, True
     while pending:
@@ -92,6 +139,9 @@ def wait_for_runs(manager, run_ids):
                 pending.remove(run_id)
                 completed = False
                 continue
+            if waiting_reason(run) and seen.get(run_id) != waiting_reason(run):  # no Ray node can hold it
+                seen[run_id] = waiting_reason(run)
+                print(f"{run_id} cannot start as things are: {seen[run_id]}", flush=True)
             if run.status == "running" and seen.get(run_id) != where_it_runs(run):
                 seen[run_id] = where_it_runs(run)
                 print(f"{run_id} running {seen[run_id]}", flush=True)
@@ -114,8 +164,9 @@ def cmd_evaluate(args):
     evaluation = run.evaluation()
     if evaluation is None:
         raise LookupError(f"run {run.id} has no evaluation (status {run.status})")
+    calibration = instruments.calibration(run, args) if args.calibration else None
     if args.json:
-        return print_json(evaluation)
+        return print_json({**evaluation, "calibration": calibration} if calibration else evaluation)
     print(f"{run.id}  {run.name}: accuracy {evaluation['accuracy']:.4f}, loss {evaluation['loss']:.4f}, "
           f"weighted F1 {evaluation['weighted_f1']:.4f}, top-3 accuracy {evaluation['top3_accuracy']:.4f}")
     names = evaluation["class_names"]
@@ -128,6 +179,8 @@ def cmd_evaluate(args):
     print(table([{"": name[:5], **{n[:5]: matrix[i][j] for j, n in enumerate(names)}}
                   for i, name in enumerate(names)], [""] + [n[:5] for n in names]))
     print(f"{len(evaluation['misclassified'])} of {evaluation['count']} test images misclassified")
+    if calibration:
+        instruments.print_calibration(calibration)
 
 
 def resolve_model_path(run_or_path, runs_dir=None):
@@ -167,6 +220,7 @@ def add_commands(commands):
     evaluate = command(commands, "evaluate", cmd_evaluate, "a run's test-set scores, per-class report and confusion matrix")
     evaluate.add_argument("run", help="run id")
     evaluate.add_argument("--json", action="store_true")
+    instruments.calibration_flags(evaluate)
     runs_flag(evaluate)
 
     predict = command(commands, "predict", cmd_predict, "classify image files with a saved run's model")
@@ -191,5 +245,14 @@ def add_commands(commands):
     wait.add_argument("run", nargs="*", help="run ids")
     wait.add_argument("--all", action="store_true", help="every run queued or running now")
     ray_flag(wait)
-    for sub in (listing, show, delete, wait):
+    groups = command(runs_commands, "groups", cmd_runs_groups, "runs of one configuration (all settings but the "
+                                                              "seed) together: n, mean ± std of test accuracy")
+    groups.add_argument("--json", action="store_true")
+    compare = command(runs_commands, "compare", cmd_runs_compare, "whether the configurations of two runs differ "
+                                                                  "in test accuracy by more than seed noise")
+    compare.add_argument("first", metavar="RUN_A")
+    compare.add_argument("second", metavar="RUN_B")
+    compare.add_argument("--json", action="store_true")
+    for sub in (listing, show, delete, wait, groups, compare):
         runs_flag(sub)
+    knobs.add_run_commands(runs_commands)   # set, pause, resume, fork

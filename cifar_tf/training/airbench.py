@@ -330,12 +330,12 @@ def _current(scope, variable, value):
 
 
 def make_optimizer(settings):
-    from .optim import LinearWarmupDecay
+    from .optim import LinearWarmupDecay, adjustable
 
     schedule = LinearWarmupDecay(settings["lr"], total_steps=settings["total_steps"],
                                  warmup_steps=settings["warmup_steps"], start=HYP["opt"]["lr_start"],
                                  end=HYP["opt"]["lr_end"])
-    return keras.optimizers.SGD(schedule, momentum=settings["momentum"], nesterov=settings["nesterov"])
+    return adjustable(keras.optimizers.SGD, schedule, momentum=settings["momentum"], nesterov=settings["nesterov"])
 
 
 def build_trainer(model, settings, *, jit_compile=False):

@@ -14,7 +14,8 @@ from ..models.registry import ARCHITECTURES, check_hyperparameter_names, pretrai
 from ..validation import InvalidArgument, check_bool, check_choice, check_float, check_int
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")
+# "drop": one drop, the rate times decay_factor from epoch decay_every on (report 001's schedule).
+SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle", "drop")
 PRECISIONS = ("auto", "off", "bf16", "fp16")
 SWITCHES = ("auto", "on", "off")
 # How a run trains: Keras' fit with the settings above, or airbench94's own train step
@@ -36,7 +37,7 @@ class TrainConfig:
     nesterov: bool = False
     schedule: str = "constant"
     warmup_epochs: float = 0.0     # cosine and one-cycle: linear warm-up first
-    decay_every: float = 10.0      # step and exponential: epochs per decay by decay_factor
+    decay_every: float = 10.0      # step and exponential: epochs per decay by decay_factor; drop: when
     decay_factor: float = 0.1
     weight_decay: float = 0.0      # decoupled (AdamW style); L2 is an architecture parameter
     dropout: float | None = None   # None keeps the architecture's own default
@@ -173,7 +174,7 @@ def unused_settings(values):
         unused.add("momentum")
     if optimizer is not None and optimizer != "sgd":
         unused.add("nesterov")
-    if schedule is not None and schedule not in ("step", "exponential"):
+    if schedule is not None and schedule not in ("step", "exponential", "drop"):
         unused |= {"decay_every", "decay_factor"}
     if schedule is not None and schedule not in ("cosine", "onecycle"):
         unused.add("warmup_epochs")

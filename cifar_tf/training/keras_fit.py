@@ -24,15 +24,19 @@ def plan(config, train_size):
             "total_steps": steps_per_epoch * (config.epochs + config.fine_tune_epochs)}
 
 
-def fit(model, config, data, *, device, callbacks, stop, log, phase=lambda text: None):
+def fit(model, config, data, *, device, callbacks, stop, log, phase=lambda text: None, initial_epoch=0):
+    """`initial_epoch`: a fork's first epoch; its schedule goes on from that epoch's first step."""
     steps_per_epoch = plan(config, len(data["x_train"]))["steps_per_epoch"]
     trainer = SharpnessAware(model, rho=config.sam_rho) if config.sam_rho else model
     training_data = _training_data(config, data["x_train"], data["y_train"])
     fit_args = dict(validation_data=evaluation_data(data["x_val"], data["y_val"]) if len(data["x_val"]) else None,
                     callbacks=callbacks, verbose=0, shuffle=False)  # the batches come shuffled
     _compile(trainer, make_optimizer(config, steps_per_epoch), config, device)
+    if initial_epoch:
+        trainer.optimizer.iterations.assign(initial_epoch * steps_per_epoch)
     phase("tracing the training step")
-    history = trainer.fit(epochs=config.epochs, **training_data(0, config.epochs), **fit_args).history
+    history = trainer.fit(initial_epoch=initial_epoch, epochs=config.epochs,
+                          **training_data(initial_epoch, config.epochs), **fit_args).history
     if config.fine_tune_epochs and not stop.requested:
         log(f"fine-tuning the whole network for {config.fine_tune_epochs} epochs")
         phase("tracing the fine-tuning step")

@@ -22,7 +22,7 @@ class LiveMetrics(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.started = self.mark = time.time()
-        self.mark_step = 0
+        self.mark_step = self.step   # a second phase, or a fork, goes on counting
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch

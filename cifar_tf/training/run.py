@@ -34,8 +34,10 @@ def prepare_data(config, data_dir=None, cache_dir=None):
 
 
 def train(config=None, *, runs_dir=None, data_dir=None, cache_dir=None, name=None, run=None, tags=None,
-          data=None, log=print):
-    """Train one run and return it (status completed, stopped or failed, with its metrics)."""
+          data=None, log=print, record=None, body=None):
+    """Train one run and return it (status completed, stopped or failed, with its metrics).
+    `record`: more fields for a new run's record; `body(run, config, stop, data, log)`: what the
+    run does instead of training (a learning-rate range test, training/range_test.py)."""
     from .device import prepare_process
 
     config = (config or TrainConfig()).validated()
@@ -45,7 +47,8 @@ def train(config=None, *, runs_dir=None, data_dir=None, cache_dir=None, name=Non
         # The data first: a missing dataset or a validation split that does not fit is refused
         # before a run folder exists, so a refused run leaves nothing behind.
         data = data or prepare_data(config, data_dir, cache_dir)
-        run = store.create_run(runs_dir, arch=config.arch, config=config.to_dict(), name=name, tags=tags)
+        run = store.create_run(runs_dir, arch=config.arch, config=config.to_dict(), name=name, tags=tags,
+                               record=record)
     import keras
 
     run.start(config=config.to_dict(), phase="loading data")
@@ -53,7 +56,7 @@ def train(config=None, *, runs_dir=None, data_dir=None, cache_dir=None, name=Non
     policy = keras.mixed_precision.global_policy()  # device.configure() sets it for the run only
     try:
         with stop, Heartbeat(run):
-            return _live(run, config, stop, data or prepare_data(config, data_dir, cache_dir), log)
+            return (body or _live)(run, config, stop, data or prepare_data(config, data_dir, cache_dir), log)
     except BaseException as error:  # noqa: BLE001 - a run must never stay "running" after a crash
         message = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error) or type(error).__name__
         run.finish("failed", error=f"{type(error).__name__}: {message}")
@@ -73,6 +76,8 @@ def _live(run, config, stop, data, log):
 
     phase("building the model")
     from . import airbench, keras_fit
+    from .control import EpochCheckpoints, RunControl
+    from .fork import start_of, unforkable_reason
     from .live import LiveMetrics, StopOnRequest
 
     recipe = {"keras": keras_fit, "airbench": airbench}[config.recipe]
@@ -88,14 +93,20 @@ def _live(run, config, stop, data, log):
         f"{plan['steps_per_epoch']} steps on {device['name']} ({device['backend']}, {device['precision']}, "
         f"xla {device['xla']})")
 
+    first_epoch = start_of(run, model)   # a fork starts from its parent's weights at an epoch
     metrics = LiveMetrics(run, config, stop, log)
-    callbacks = [metrics, StopOnRequest(stop)]
+    metrics.step, metrics.epochs_completed = first_epoch * plan["steps_per_epoch"], first_epoch
+    # Knobs (lr, pause) after every step; the latest epochs' weights kept for forks where a fork can go on.
+    callbacks = [metrics, RunControl(run, config, stop, log, first_step=metrics.step), StopOnRequest(stop)]
+    if not unforkable_reason(config.to_dict()):
+        callbacks.append(EpochCheckpoints(run, model, metrics, log))
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                                        patience=config.early_stopping,
                                                        restore_best_weights=True))
     started = time.time()
-    history = recipe.fit(model, config, data, device=device, callbacks=callbacks, stop=stop, log=log, phase=phase)
+    history = recipe.fit(model, config, data, device=device, callbacks=callbacks, stop=stop, log=log, phase=phase,
+                         **({"initial_epoch": first_epoch} if first_epoch else {}))
     train_seconds = time.time() - started
     status = "stopped" if stop.requested else "completed"
     log(f"run {run.id}: {status} after {train_seconds:.1f} s; evaluating on the test set")

@@ -8,6 +8,7 @@ from ..runs import store
 from ..runs.liveness import WORKER_LOG, executor_kind
 from .config import TrainConfig
 from .device import prepare_process
+from .lrfind import KIND, RangeTest
 from .run import train
 
 
@@ -25,12 +26,18 @@ def run_worker(run_path):
         config = TrainConfig.from_dict(run.record["config"]).validated()
         prepare_process(config.backend)  # before the check builds a model: backend and GPU memory
         config = config.checked()
+        test = RangeTest.from_dict(run.record.get("lrfind")) if run.record.get("kind") == KIND else None
     except (TypeError, ValueError, RuntimeError) as error:  # RuntimeError: pretrained weights unavailable
         run.finish("failed", error=f"invalid configuration: {error}")
         start_next(run)
         return 1
     try:
-        train(config, run=run, data_dir=tags.get("data_dir"))
+        if test is not None:   # a learning-rate range test, queued as a run
+            from .range_test import range_test
+
+            range_test(config, test, run=run, data_dir=tags.get("data_dir"))
+        else:
+            train(config, run=run, data_dir=tags.get("data_dir"))
     finally:
         start_next(run)
     return 0

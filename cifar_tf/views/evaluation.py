@@ -119,6 +119,24 @@ def gallery(images, probabilities, labels, indices, class_names, *, size=128, sh
     return pictures, captions
 
 
+def test_count(evaluation):
+    """How many test images `evaluation` scored (its confusion matrix's total), or None when it
+    does not say: a lab started on a small test set scores fewer than CIFAR-10's 10,000."""
+    try:
+        count = int(np.asarray((evaluation or {}).get("confusion_matrix"), dtype=np.float64).sum())
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return count if count > 0 else None
+
+
+def page_caption(evaluation=None):
+    """The Evaluate page's first line, with the evaluated run's number of test images when known."""
+    count = test_count(evaluation)
+    images = "the test images" if count is None else "the test image" if count == 1 else f"the {count:,} test images"
+    return (f"How one run does on {images} it never saw: scores per class, which classes it confuses, and "
+            "the pictures behind each mistake.")
+
+
 def no_evaluation_message(run):
     """Why a run has no test-set evaluation, in words for the Evaluate page."""
     reasons = {"queued": "it is still waiting in the queue",

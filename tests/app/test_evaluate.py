@@ -1,3 +1,5 @@
+import numpy as np
+
 from cifar_tf.runs import store
 from helpers import open_app
 
@@ -26,7 +28,8 @@ def test_evaluate_shows_metrics_report_matrix_and_images(app_env):
     assert at.selectbox(key="evaluate_run").value.id == run.id
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Accuracy"] == f"{evaluation['accuracy']:.1%}"
-    assert set(metrics) == {"Accuracy", "Loss", "Weighted F1", "Top-3 accuracy"}
+    assert set(metrics) == {"Accuracy", "Loss", "Weighted F1", "Top-3 accuracy",
+                            "ECE as trained", "ECE after temperature scaling", "Temperature T"}
     report = at.dataframe[0].value
     assert "cat" in report.index and "weighted avg" in report.index
     assert len(at.get("vega_lite_chart")) == 1
@@ -34,6 +37,17 @@ def test_evaluate_shows_metrics_report_matrix_and_images(app_env):
     assert len(at.get("image")) >= 1
     at.toggle(key="evaluate_normalize").set_value(True).run()
     assert not at.exception
+
+
+def test_evaluate_says_how_many_test_images_the_run_was_scored_on(app_env):
+    run = store.load_run(run_ids(app_env)["baseline"], app_env)
+    scored = int(np.asarray(run.evaluation()["confusion_matrix"]).sum())
+    assert scored < 10_000  # the tests' small synthetic test set
+    at = open_evaluate(run.id)
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    assert any(f"on the {scored:,} test images it never saw" in c for c in captions), captions
+    assert not any("10,000" in c for c in captions)
 
 
 def test_evaluate_defaults_to_the_best_run(app_env):

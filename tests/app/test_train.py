@@ -19,7 +19,7 @@ def test_train_page_shows_settings_presets_and_parameter_count(app_env):
     preset.click().run()
     assert widget(at, "number_input", "Epochs").value == 30
     assert widget(at, "text_input", "Augmentation").value == "seed001"
-    assert widget(at, "selectbox", "Schedule").value == "step"
+    assert widget(at, "selectbox", "Schedule").value == "drop"   # report 001: one drop, 1e-4 from epoch 10
 
 
 def test_bad_augmentation_is_refused_beside_the_form(app_env):
@@ -34,7 +34,9 @@ def test_the_watch_panel_says_where_a_ray_run_waits_and_trains(app_env):
     cluster = {"kind": "ray", "node": None, "address": None, "host": None, "asks": "2 CPUs",
                "cluster": "10.0.0.1:6379"}
     waiting = store.create_run(app_env, arch="simple_cnn", config={"epochs": 2}, name="waits", status="queued")
-    waiting.update(executor=cluster)
+    # The manager found that no node of the cluster can hold it (see ray_cluster.why_no_node_fits).
+    waiting.update(executor={**cluster, "needs": {"CPU": 2}, "waiting_reason": "no node of the Ray cluster has the "
+                             "2 CPUs a run asks for: its only node has 1 CPU. Set CIFAR_TF_RAY_CPUS=1"})
     training = store.create_run(app_env, arch="simple_cnn", config={"epochs": 2}, name="trains")
     training.update(executor={**cluster, "node": "3f2a9c", "address": "10.0.0.7", "host": "pc-12"})
     at = open_app("pages/train.py")
@@ -42,9 +44,13 @@ def test_the_watch_panel_says_where_a_ray_run_waits_and_trains(app_env):
     at.run()
     assert not at.exception
     assert any(shown(i.value) == "Queued: waiting for 2 CPUs on the Ray cluster at 10.0.0.1:6379." for i in at.info)
+    assert [shown(w.value) for w in at.warning] == [
+        "This run cannot start as things are: no node of the Ray cluster has the 2 CPUs a run asks for: its only "
+        "node has 1 CPU. Set CIFAR_TF_RAY_CPUS=1."]
     at.query_params["run"] = training.id
     at.run()
     assert any(shown(c.value) == "Training on Ray node 10.0.0.7 (pc-12)" for c in at.caption)
+    assert not at.warning
     assert any(b.label == "Stop" for b in at.button)
 
 
