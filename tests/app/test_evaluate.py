@@ -32,7 +32,9 @@ def test_evaluate_shows_metrics_report_matrix_and_images(app_env):
                             "ECE as trained", "ECE after temperature scaling", "Temperature T"}
     report = at.dataframe[0].value
     assert "cat" in report.index and "weighted avg" in report.index
-    assert len(at.get("vega_lite_chart")) == 1
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2  # the confusion matrix and, in the calibration tab, the reliability diagram
+    assert charts[0].key == f"matrix_{run.id}"
     assert any(s.value == "Most confident mistakes" for s in at.subheader)
     assert len(at.get("image")) >= 1
     at.toggle(key="evaluate_normalize").set_value(True).run()

@@ -206,4 +206,5 @@ def test_the_report_downloads_and_opens_offline(server, people, tmp_path):
     offline.goto(path.as_uri())
     assert offline.locator("h1").inner_text() == "ada quick"
     assert f"{accuracy:.1%}" in offline.locator(".numbers").inner_text()
-    assert offline.locator("svg").count() == 2 and offline.locator("table.confusion").count() == 1
+    assert offline.locator("svg").count() == 3 and offline.locator("table.confusion").count() == 1
+    assert offline.get_by_role("img", name="reliability diagram").count() == 1  # loss, accuracy, calibration

@@ -147,6 +147,10 @@ def test_the_app_server_and_a_submitting_command_start_their_backend_with_no_gpu
         from streamlit.testing.v1 import AppTest
         AppTest.from_file(%r, default_timeout=120).run()
         import keras  # the server's warm-up imports it in a thread of its own: here, at the latest
+        import threading  # and let that thread finish: TensorFlow aborts if it is torn down mid-build
+        for thread in threading.enumerate():
+            if thread.name == "warm-up":
+                thread.join(timeout=120)
     """ % str(ROOT / "app.py"), env={"CUDA_VISIBLE_DEVICES": "0", "KERAS_BACKEND": "jax"})
     assert seen["keras"]["CUDA_VISIBLE_DEVICES"] == ""
     assert seen["keras"]["KERAS_BACKEND"] == "tensorflow"   # the pages' own backend, whatever runs train on
