@@ -115,19 +115,23 @@ def cmd_searches_show(args):
 
 
 def cmd_searches_stop(args):
-    from ..search.process import request_stop
-    from ..search.store import load_search
+    from ..runs.manager import RunManager
 
-    search = request_stop(load_search(args.search, args.runs_dir))
+    search = RunManager(args.runs_dir).stop_search(args.search)
     print(f"search {search.id}: stop requested" if search.status == "running" else
           f"search {search.id} is {search.status}")
 
 
 def cmd_search_worker(args):
+    from ..runs.manager import RunManager
     from ..search.store import read_search
     from ..search.tuner import run_search
 
-    return EXIT_ERROR if run_search(read_search(args.search_path).path).status == "failed" else 0
+    search = run_search(read_search(args.search_path).path)
+    if store.role() == "local":
+        # Its training slots are free: start what waits, even with no app server to do it.
+        RunManager(search.runs_dir).poll()
+    return EXIT_ERROR if search.status == "failed" else 0
 
 
 
@@ -161,7 +165,7 @@ def add_commands(commands):
     searches_stop.add_argument("search", help="search id")
     for sub in (searches_list, searches_show, searches_stop):
         runs_flag(sub)
-    # Started by the app's Search page; not for people.
+    # Started by the run manager for a queued search; not for people.
     search_worker = commands.add_parser("search-worker")
     search_worker.set_defaults(handler=cmd_search_worker)
     search_worker.add_argument("search_path")
