@@ -18,7 +18,9 @@ Where runs train is the executor's business: processes on this machine (`local`)
 Ray cluster (`ray_cluster`, with `$CIFAR_TF_RAY_ADDRESS` or `ray_address=`), whose records the
 manager copies into the run folders here as they arrive.
 """
+import os
 import signal
+import socket
 import threading
 import time
 
@@ -28,7 +30,7 @@ from . import store
 from .files import file_lock, now
 from .liveness import executor_kind, mark_dead, silent_worker_reason
 from .local import LocalExecutor
-from .searches import SearchFolder, load_search_folder, scan_searches, trial_of
+from .searches import SearchFolder, load_search_folder, read_search_folder, scan_searches, trial_of
 
 LOCK_FILE = ".queue.lock"
 STOP_GRACE_S = 60  # a stop request finishes the batch, evaluates and saves; then we insist
@@ -243,6 +245,19 @@ class RunManager:
 
     def _queue_lock(self):
         return file_lock(self.runs_dir / LOCK_FILE)
+
+
+def claim_search(search):
+    """Take `search` to train in this process (the command line's `search`, in the foreground):
+    marked running with this process's id under the queue's lock, so that no manager starts it too.
+    RuntimeError when a process trains it already."""
+    with file_lock(search.runs_dir / LOCK_FILE):
+        search = read_search_folder(search.path, type(search))
+        if search.status == "running":
+            raise RuntimeError(f"search {search.id} is already running (pid {search.record.get('pid')}); "
+                               f"stop it first with `python -m cifar_tf searches stop {search.id}`")
+        search.update(status="running", pid=os.getpid(), host=socket.gethostname(), error=None)
+    return search
 
 
 def check_data_fits(config, data_dir=None):

@@ -10,6 +10,7 @@ Every trial is trained by `train()` into an ordinary run folder tagged
 This module imports neither TensorFlow nor KerasTuner, so the app lists searches instantly.
 Reading never writes: a running search whose process is gone is shown as failed, and can be resumed.
 """
+import os
 import secrets
 import socket
 import time
@@ -65,11 +66,12 @@ def check_budget(*, max_trials, epochs, train_limit=0, val_size=None, time_limit
 
 def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, train_limit=0,
                val_size=None, time_limit=0, name=None, data_dir=None, search_id=None, workers=None,
-               check_values=True, tags=None):
-    """Create a search folder (status queued) and return it; nothing is trained yet.
+               check_values=True, tags=None, status="queued"):
+    """Create a search folder and return it; nothing is trained yet.
 
     `workers` trials run at once (default: as many as runs, one per GPU, see the run manager);
-    `tags` as a run's (its owner in class mode)."""
+    `tags` as a run's (its owner in class mode). `status` queued: for the run manager to start;
+    running: this process trains it (the command line's `search`), and no manager starts it."""
     from ..runs.local import default_max_concurrent
 
     label = space_label(space)
@@ -78,6 +80,7 @@ def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, 
     budget = check_budget(max_trials=max_trials, epochs=epochs or space["epochs"], train_limit=train_limit,
                           val_size=val_size, time_limit=time_limit)
     workers = check_int("workers", workers or default_max_concurrent(), low=1, high=64)
+    status = check_choice("status", status, ("queued", "running"))
     search_id = runs_store.check_run_id(search_id) if search_id else runs_store.new_run_id()
     if check_values:
         check_space_values(space, budget)
@@ -91,9 +94,9 @@ def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, 
         "tuner": tuner, "space_name": label, "space": space, "budget": budget,
         "data_dir": str(data_dir) if data_dir else None, "workers": workers,
         "seed": 1 + secrets.randbelow(9999),  # KerasTuner's oracles read 0 as "pick one"
-        "status": "queued", "created_at": created, "created_ns": time.time_ns(), "started_at": None, "finished_at": None,
+        "status": status, "created_at": created, "created_ns": time.time_ns(), "started_at": None, "finished_at": None,
         "updated_at": created, "elapsed_s": 0.0, "ended_by": None, "best": None, "error": None,
-        "pid": None, "host": socket.gethostname(), "tags": dict(tags or {}),
+        "pid": os.getpid() if status == "running" else None, "host": socket.gethostname(), "tags": dict(tags or {}),
     }
     search = Search(path, record)
     search.save()

@@ -125,3 +125,37 @@ def test_only_its_owner_or_the_teacher_may_stop_or_resume_a_search(runs_dir, spa
         as_bob.submit_search(new_search(runs_dir, "refused"))
     assert as_teacher.submit_search(new_search(runs_dir, "the teacher's")).record["tags"]["owner"]["name"] == "Teacher"
     assert len(search_store.list_searches(runs_dir)) == 3
+
+
+def test_the_command_line_stops_a_search_through_the_run_manager(runs_dir, spawned, capsys):
+    from cifar_tf.cli import main
+
+    manager = RunManager(runs_dir, max_concurrent=1)
+    busy = store.create_run(runs_dir, arch="simple_cnn", config=CONFIG, status="queued")
+    manager.poll()
+    search = manager.submit_search(new_search(runs_dir))
+    assert main(["searches", "stop", search.id, "--runs-dir", str(runs_dir)]) in (0, None)
+    assert capsys.readouterr().out.strip() == f"search {search.id} is stopped"
+    end(manager, busy)
+    assert search_store.load_search(search.id, runs_dir).status == "stopped" and len(spawned) == 1
+
+
+def test_a_search_the_command_line_trains_is_claimed_so_that_no_manager_starts_it(runs_dir, spawned):
+    import os
+
+    from cifar_tf.runs.manager import claim_search
+
+    manager = RunManager(runs_dir, max_concurrent=1)
+    search = search_store.new_search(runs_dir, space="seed001", tuner="random", max_trials=1, epochs=1,
+                                     check_values=False, status="running")   # as `python -m cifar_tf search` makes one
+    manager.poll()
+    assert spawned == [] and search_store.load_search(search.id, runs_dir).record["pid"] == os.getpid()
+    with pytest.raises(RuntimeError, match=f"search {search.id} is already running"):
+        claim_search(search)
+
+    queued = manager.submit_search(new_search(runs_dir))   # the cap is taken by the one above
+    assert queued.status == "queued"
+    claimed = claim_search(search_store.load_search(queued.id, runs_dir))   # `search --search-id ID`
+    assert claimed.status == "running" and claimed.record["pid"] == os.getpid()
+    manager.poll()
+    assert spawned == []
