@@ -111,7 +111,8 @@ with st.expander("Start a new search", expanded=not searches, icon=":material/ad
                    "More trials start another iteration. Each trial trains from scratch for its epochs.")
     name = st.text_input("Search name (optional)", max_chars=80, key="search_name",
                          placeholder="e.g. learning rate and optimizer")
-    st.caption("A search waits in the run queue like a run, and trains one trial at a time once it starts."
+    st.caption("A search waits in the run queue with the runs, and holds a training slot for each trial it "
+               "trains at once."
                + (" It is yours: only you and the teacher can stop or resume it (under a challenge, searches "
                   "are the teacher's)." if viewer().class_mode else ""))
     if st.button("Start search", type="primary", icon=":material/play_arrow:", key="search_start",

@@ -5,10 +5,9 @@ The queue lives on disk: a submitted run is a folder with status `queued`, and w
 finds a free slot starts the oldest one as `python -m cifar_tf worker RUN_FOLDER`. A search waits
 in the same queue (a folder of `.searches/` with status `queued`) and starts as `python -m cifar_tf
 search-worker SEARCH_FOLDER` when the cap has room for the trials it trains at once; its trials
-count as the search while it runs. Several app
-sessions, or two app servers over one runs folder, therefore share one queue, and queued runs
-left behind by a restarted server are started by the next one. A file lock keeps two managers
-from starting the same run.
+count as the search while it runs. Several app sessions, or two app servers over one runs folder,
+therefore share one queue, and queued runs left behind by a restarted server are started by the
+next one. A file lock keeps two managers from starting the same run.
 
 The manager is also the one that writes down what reading a folder only shows: a running run
 whose worker is gone is recorded as failed, and a stop that is not obeyed is enforced with
