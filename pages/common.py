@@ -95,8 +95,8 @@ def viewer():
 
 def run_manager():
     """The one run manager of this server, whichever page or session asks: one queue, one cap on
-    runs training at once, and one place that enforces stops. Each session uses it as its viewer:
-    in class mode, what they start is theirs, and they stop only their own runs."""
+    what trains at once (runs and searches), and one place that enforces stops. Each session uses it
+    as its viewer: in class mode, what they start is theirs, and they stop only their own."""
     return classroom().manager_for(shared_manager(), viewer())
 
 

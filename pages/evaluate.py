@@ -43,6 +43,7 @@ f1.metric("Weighted F1", f"{evaluation['weighted_f1']:.3f}",
           help="Per-class F1 averaged, weighted by class size.")
 top3.metric("Top-3 accuracy", f"{evaluation['top3_accuracy']:.1%}",
             help="Share of test images whose true class is among the three most probable.")
+st.caption(view.views_caption(run.record))
 
 report_col, matrix_col = st.columns([1, 1], gap="large")
 with report_col:

@@ -5,6 +5,7 @@ import streamlit as st
 from cifar_tf import CLASS_NAMES
 from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, load_cifar10, sample_indices
 from cifar_tf.data.images import read_uploads, to_model_input
+from cifar_tf.evaluation import tta as augmentation
 from cifar_tf.evaluation.predict import label_predictions, predict_proba, predict_uploads, top_k
 from cifar_tf.runs.store import best_run, demo_run, with_model
 from cifar_tf.views.data import probability_chart
@@ -31,9 +32,11 @@ with model_col:
     run = pick_run("Model", runs, key="predict_run", default_id=(best_run(runs) or runs[0]).id,
                    help="Runs with a saved model. The default is the most accurate one.")
 k = k_col.slider("Classes to show", 1, len(CLASS_NAMES), 3, key="predict_k")
-tta = tta_col.checkbox("Mirror trick (TTA)", key="predict_tta",
-                       help="Test-time augmentation: average the predictions for the image and "
-                            "its mirror image. Often a little more accurate.")
+tta = tta_col.checkbox(f"TTA ({len(augmentation.VIEWS)} views)", key="predict_tta",
+                       help="Average the predictions for the image, its mirror image and both moved one pixel "
+                            "each way. Often a little more accurate.")
+if tta:
+    st.caption(f"Each image's prediction: {augmentation.describe()}.")
 try:
     with st.spinner("Loading the model…"):
         model = model_cache().get(run.model_path)

@@ -21,16 +21,6 @@ st.caption("The five reports this lab grew from: what each asked, how it went ab
            "which this lab never does.")
 
 
-@st.cache_resource(show_spinner=False)
-def launched():
-    """Search processes this page started; polled so that finished ones do not linger as zombies."""
-    return []
-
-
-for child in list(launched()):
-    if child.poll() is not None:
-        launched().remove(child)
-
 if "reports_message" in st.session_state:
     st.success(st.session_state.pop("reports_message"), icon=":material/check_circle:")
 
@@ -120,19 +110,19 @@ def hand_out(lesson, scale):
 
 
 def start_search(lesson, scale):
-    from cifar_tf.search import process, store
+    from cifar_tf.search import store
 
     budget = lessons.search_budget(lesson, scale)
     st.caption(f"{budget['max_trials']} trials of at most {budget['epochs']} epochs; the Hyperparameter search "
                "page shows its trials as they train.")
     if st.button("Start the search", type="primary", icon=":material/tune:", key=f"lesson_search_{lesson.id}"):
         try:
-            search = lessons.start_search(lesson.id, scale, runs_dir=runs_dir(), data_dir=data_dir())
-            launched().append(process.start_process(search))
+            search = lessons.start_search(lesson.id, scale, manager=run_manager(), data_dir=data_dir())
         except (InvalidArgument, ValueError, OSError) as problem:
             st.error(f"Could not start the search: {escape_markdown(problem)}")
         else:
-            st.toast("The search started.")
+            st.toast("The search started." if search.status == "running" else "The search is queued: it starts "
+                     "when the runs before it leave room.")
     found = [s for s in store.list_searches(runs_dir()) if s.record.get(lessons.LESSON_TAG) == lesson.id]
     if found:
         st.dataframe([{"search": s.name, "scale": s.record.get(lessons.SCALE_TAG), "status": s.status,

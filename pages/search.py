@@ -1,6 +1,9 @@
+import functools
+
 import streamlit as st
 
-from cifar_tf.classroom.roles import may_run_searches
+from cifar_tf.classroom.folder import NotAllowed
+from cifar_tf.classroom.roles import owner_name, read_only_reason
 from cifar_tf.models.registry import ARCHITECTURES
 from cifar_tf.runs import store as runs_store
 from cifar_tf.search import editor, process, results, store
@@ -9,23 +12,11 @@ from cifar_tf.search.space import OBJECTIVE, TUNER_LABELS
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import search as report
 from cifar_tf.views.formatting import escape_markdown, plural
-from pages.common import data_dir, runs_dir, viewer
+from pages.common import data_dir, run_manager, runs_dir, viewer
 from pages.search_best import train_best
 
-searches_allowed = may_run_searches(viewer())  # in class mode, the teacher's alone
 PERCENT = dict(format="percent", min_value=0.0, max_value=1.0)
 REFRESH_S = 3.0   # a trial takes minutes: every few seconds is live enough, and cheap for the trainer
-
-
-@st.cache_resource(show_spinner=False)
-def launched():
-    """Search processes this server started; polled so that finished ones do not linger as zombies."""
-    return []
-
-
-for child in list(launched()):
-    if child.poll() is not None:
-        launched().remove(child)
 
 st.title("Hyperparameter search")
 st.caption("KerasTuner tries many settings for you. Each trial is a short training run, scored on "
@@ -120,17 +111,18 @@ with st.expander("Start a new search", expanded=not searches, icon=":material/ad
                    "More trials start another iteration. Each trial trains from scratch for its epochs.")
     name = st.text_input("Search name (optional)", max_chars=80, key="search_name",
                          placeholder="e.g. learning rate and optimizer")
-    if not searches_allowed:
-        st.caption("In class mode searches are the teacher's to start, stop and resume.")
+    st.caption("A search waits in the run queue with the runs, and holds a training slot for each trial it "
+               "trains at once."
+               + (" It is yours: only you and the teacher can stop or resume it (under a challenge, searches "
+                  "are the teacher's)." if viewer().class_mode else ""))
     if st.button("Start search", type="primary", icon=":material/play_arrow:", key="search_start",
-                 disabled=space is None or not searches_allowed) and searches_allowed:
+                 disabled=space is None):
         try:
             with st.spinner("Checking the space…"):
-                created = store.new_search(
-                    runs_dir(), tuner=tuner, space=space if choice == "custom" else choice,
+                created = run_manager().submit_search(functools.partial(
+                    store.new_search, runs_dir(), tuner=tuner, space=space if choice == "custom" else choice,
                     max_trials=max_trials, epochs=epochs, train_limit=train_limit, val_size=val_size,
-                    time_limit=minutes * 60, name=name or None, data_dir=data_dir())
-            launched().append(process.start_process(created))
+                    time_limit=minutes * 60, name=name or None, data_dir=data_dir()))
         except (InvalidArgument, ValueError, OSError) as problem:
             st.error(f"Could not start the search: {escape_markdown(problem)}")
         else:
@@ -145,13 +137,13 @@ if not searches:
     st.stop()
 
 
-def running(found):
-    return any(search.status == "running" for search in found)
+def active(found):
+    return any(search.is_active() for search in found)
 
 
-@st.fragment(run_every=REFRESH_S if running(searches) else None)
+@st.fragment(run_every=REFRESH_S if active(searches) else None)
 def searches_section(timer_on):
-    """The list, the comparison and the chosen search, redrawn every second while one runs."""
+    """The list, the comparison and the chosen search, redrawn every few seconds while one waits or runs."""
     found = store.list_searches(runs_dir())
     runs = runs_store.list_runs(runs_dir())[0]
     trials = {search.id: results.trials(search, runs) for search in found}
@@ -179,8 +171,8 @@ def searches_section(timer_on):
                 st.caption("None of these searches has a finished trial yet.")
 
     search_view(by_id[picked], trials[picked])
-    if running(found) != timer_on:
-        st.rerun()  # a search started or ended: redraw the page with the timer on or off
+    if active(found) != timer_on:
+        st.rerun()  # a search was queued or ended: redraw the page with the timer on or off
 
 
 def search_view(search, rows):
@@ -191,12 +183,17 @@ def search_view(search, rows):
     st.subheader(escape_markdown(search.name))
     images = f"{budget['train_limit']:,}" if budget["train_limit"] else "all"
     validation = "the default number of" if budget["val_size"] is None else f"{budget['val_size']:,}"
+    owner = owner_name(search)
     st.caption(escape_markdown(
         f"{TUNER_LABELS[record['tuner']]} over {record['space_name']} ({record['space']['arch']}); up to "
         f"{plural(budget['max_trials'], 'trial')}, {plural(budget['epochs'], 'epoch')} "
         f"{'at most ' if record['tuner'] == 'hyperband' else ''}each, {images} training and {validation} "
-        f"validation images. Folder: {search.path}"))
-    if search.status == "running":
+        f"validation images. " + (f"Started by {owner}. " if owner else "") + f"Folder: {search.path}"))
+    if search.status == "queued":
+        place = run_manager().queue_position(search.id)
+        st.info(f"Queued{f', number {place} in the run queue' if place else ''}: it starts when the runs "
+                "before it leave room for its trials.", icon=":material/schedule:")
+    elif search.status == "running":
         st.info("Running: the table and charts fill in as trials finish.", icon=":material/autorenew:")
     elif search.status == "failed":
         st.error(f"Failed: {escape_markdown(record.get('error'))}")
@@ -210,22 +207,23 @@ def search_view(search, rows):
     m3.metric("Best trial", best["trial"] if best else "–")
     m4.metric("Search time", f"{process.elapsed_seconds(search) / 60:.1f} min")
 
-    if search.status == "running":
-        if st.button("Stop search", icon=":material/stop:", key=f"search_stop_{search.id}",
-                     help="The current trial finishes its batch and is saved; the search ends.",
-                     disabled=not searches_allowed) and searches_allowed:
-            process.request_stop(search)
-            st.toast("Stopping: the current trial finishes its batch, evaluates and saves.")
-    elif process.can_resume(search) and done < budget["max_trials"]:
-        if st.button("Resume search", icon=":material/play_arrow:", key=f"search_resume_{search.id}",
-                     help="Continue from the finished trials; an interrupted trial runs again.",
-                     disabled=not searches_allowed) and searches_allowed:
-            launched().append(process.start_process(search))
-            st.rerun()
+    refused = read_only_reason(viewer(), search)
+    if search.is_active():
+        if st.button("Stop search", icon=":material/stop:", key=f"search_stop_{search.id}", help=refused or
+                     "A queued search never starts; a running one lets its current trial finish its batch and save.",
+                     disabled=refused is not None):
+            if act(run_manager().stop_search, search, "Stopping: the current trial finishes its batch and saves."):
+                st.rerun()   # show where it stands now
+    elif search.can_resume() and done < budget["max_trials"]:
+        if st.button("Resume search", icon=":material/play_arrow:", key=f"search_resume_{search.id}", help=refused
+                     or "Queue it again: it continues from the finished trials; an interrupted trial runs again.",
+                     disabled=refused is not None):
+            if act(run_manager().resume_search, search, "Queued again: it continues from its finished trials."):
+                st.rerun()
 
     if frame.empty:
-        st.caption("Loading the data and starting the first trial…" if search.status == "running"
-                   else "No trials were run.")
+        st.caption({"running": "Loading the data and starting the first trial…",
+                    "queued": "Its trials appear here once it starts."}.get(search.status, "No trials were run."))
     else:
         frame["run"] = frame["run"].map(lambda run_id: f"evaluate?run={run_id}" if run_id else None)
         st.dataframe(frame, hide_index=True, width="stretch", placeholder="–", column_config={
@@ -264,6 +262,17 @@ def search_view(search, rows):
         st.caption("No trial finished, so there is no best configuration to train yet.")
 
 
+def act(action, search, done):
+    """Stop or resume `search` as this viewer: a toast when done, or why they may not (False)."""
+    try:
+        action(search.id)
+    except (NotAllowed, ValueError, LookupError) as refused:
+        st.error(escape_markdown(refused))
+        return False
+    st.toast(done)
+    return True
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def chart_specs(name, space, frame):
     """The search's charts as Vega-Lite dicts, built once per state of its trials (the frame is
@@ -273,4 +282,4 @@ def chart_specs(name, space, frame):
             "scores": [chart.to_dict() for _, chart in report.score_charts(frame, space)]}
 
 
-searches_section(running(searches))
+searches_section(active(searches))

@@ -81,7 +81,7 @@ def render(results):
                       ["to the first page, in all", _seconds(a.get("to_first_page_seconds"))],
                       [f"one prediction, {a['model']} loaded (median of {a['count']})", f"{a['median_ms']:.1f} ms"],
                       ["one prediction, 95th percentile", f"{a['p95_ms']:.1f} ms"],
-                      ["one prediction with mirror TTA (median)", f"{a['tta_median_ms']:.1f} ms"],
+                      ["one prediction with TTA, 6 views (median)", f"{a['tta_median_ms']:.1f} ms"],
                   ]), ""]
     if "pages" in sections:
         lines += _pages_section(sections["pages"])

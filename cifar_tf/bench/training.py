@@ -139,6 +139,7 @@ def task_preset(label, preset="fast", overrides=None, data_dir=None, cache_dir=N
     import numpy as np
 
     from ..data.cifar10 import DatasetNotFound, load_cifar10, stratified_subset
+    from ..evaluation import tta
     from ..models.registry import build_model
     from ..training import airbench
     from ..training.config import architecture_params
@@ -156,8 +157,8 @@ def task_preset(label, preset="fast", overrides=None, data_dir=None, cache_dir=N
         x, y = stratified_subset(x, y, config.train_limit, seed=config.seed)
     x_test, y_test = data.x_test, np.asarray(data.y_test).reshape(-1)
 
-    def test_accuracy(level):
-        return float((airbench.predict_logits(model, x_test, level=level).argmax(1) == y_test).mean())
+    def test_accuracy(views):
+        return float((tta.average(tta.view_scores(model, x_test, views), views).argmax(1) == y_test).mean())
 
     started_wall, started_cpu = time.time(), time.process_time()
     device = configure(config.mixed_precision, config.xla)
@@ -168,7 +169,7 @@ def task_preset(label, preset="fast", overrides=None, data_dir=None, cache_dir=N
     class TestEveryEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             wall, cpu = time.time(), time.process_time()
-            accuracy = test_accuracy(0)
+            accuracy = test_accuracy(tta.PLAIN)
             curve.append({"epoch": epoch + 1, "seconds": round(wall - started_wall - paused["wall"], 2),
                           "accuracy": accuracy})
             print(f"epoch {epoch + 1}: test accuracy {accuracy:.4f} at {curve[-1]['seconds']:.1f} s", flush=True)
@@ -179,10 +180,10 @@ def task_preset(label, preset="fast", overrides=None, data_dir=None, cache_dir=N
     train_seconds = time.time() - started_wall - paused["wall"]
     cpu_seconds = time.process_time() - started_cpu - paused["cpu"]
     tta_started = time.time()
-    tta = test_accuracy(airbench.HYP["tta"]["level"])
+    averaged = test_accuracy(tta.VIEWS)
     curve.append({"epoch": config.epochs, "seconds": round(train_seconds + time.time() - tta_started, 2),
-                  "accuracy": tta, "tta": True})
-    plain = test_accuracy(0)
+                  "accuracy": averaged, "tta": True})
+    plain = test_accuracy(tta.PLAIN)
     time_to = {}
     for threshold in THRESHOLDS:
         reached = [p["seconds"] for p in curve if p["accuracy"] >= threshold]
@@ -191,7 +192,7 @@ def task_preset(label, preset="fast", overrides=None, data_dir=None, cache_dir=N
     setup = (f"{config.arch} widths {','.join(map(str, widths)) if isinstance(widths, (tuple, list)) else widths}, "
              f"{config.epochs} epochs, batch {config.batch_size}, {len(x):,} images, {device['precision']}")
     return {"label": label, "setup": setup, "config": config.to_dict(), "device": device, "curve": curve,
-            "time_to": time_to, "final_accuracy": tta, "final_accuracy_no_tta": plain,
+            "time_to": time_to, "final_accuracy": averaged, "final_accuracy_no_tta": plain,
             "train_seconds": round(train_seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
 
 

@@ -1,5 +1,6 @@
 """Who may do what to a run: its owner or the teacher may stop, rename or delete it; everyone
 else may open, compare, evaluate and predict with it. The shipped demo run is read-only for all.
+A hyperparameter search is owned the same way: its owner or the teacher may stop or resume it.
 
 Pages hide the buttons a viewer may not use, but the actions themselves are here and check
 again, from the run's record on disk: a run id in the address is public, the seat token that
@@ -9,6 +10,7 @@ import hmac
 from dataclasses import dataclass
 
 from ..runs import store
+from ..runs.searches import SearchFolder
 from .folder import NotAllowed
 
 OWNER_TAG = "owner"   # run.json: tags.owner = {"name": ..., "seat": the seat's key}
@@ -61,15 +63,16 @@ def can_manage(viewer, run):
 
 
 def read_only_reason(viewer, run, names=None):
-    """Why `viewer` may only look at `run`, in words; None when they may manage it."""
+    """Why `viewer` may only look at `run` (or a search), in words; None when they may manage it."""
     if can_manage(viewer, run):
         return None
     if is_read_only(run):
         return "This is the demo run shipped with the lab: everyone can use it, nobody can change it."
+    what, actions = ("search", "stop or resume") if isinstance(run, SearchFolder) else ("run", "stop, rename or delete")
     name = owner_name(run, names)
     if name is None:
-        return "Nobody in the class started this run: only the teacher can stop, rename or delete it."
-    return f"This run belongs to {name}: only they or the teacher can stop, rename or delete it."
+        return f"Nobody in the class started this {what}: only the teacher can {actions} it."
+    return f"This {what} belongs to {name}: only they or the teacher can {actions} it."
 
 
 def check_can_manage(viewer, run, names=None):
@@ -77,12 +80,6 @@ def check_can_manage(viewer, run, names=None):
     if reason:
         raise NotAllowed(reason)
     return run
-
-
-def may_run_searches(viewer):
-    """Hyperparameter searches run as their own processes, outside the queue and any challenge:
-    in class mode they are the teacher's to start, stop and resume (everyone sees them)."""
-    return not viewer.class_mode or viewer.teacher
 
 
 def owner_tags(viewer):

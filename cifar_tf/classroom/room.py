@@ -9,7 +9,8 @@ from .. import settings
 from . import challenge as rules
 from . import lessons
 from .folder import ClassFolder, NotAllowed
-from .roles import Viewer, check_may_manage_seats, former_owners, give_runs, owner_tags, stop_run
+from .roles import (Viewer, check_can_manage, check_may_manage_seats, former_owners, give_runs, owner_tags,
+                    stop_run)
 from .seats import Seats
 from .teacher import Unlocks, fingerprint, teacher_code, where_the_code_is
 
@@ -157,12 +158,26 @@ class Classroom:
         """The tags a run `viewer` submits gets (owner, challenge); NotAllowed when refused."""
         if not self.on:
             return {}
+        owner = self._owner(viewer, "run")
+        return {**owner_tags(owner), **rules.admit(self.challenge(), config, teacher=owner.teacher)}
+
+    def admit_search(self, viewer):
+        """The tags a search `viewer` starts gets (its owner); NotAllowed when refused. Under a
+        challenge searches are the teacher's: their trials are not held to its rules."""
+        if not self.on:
+            return {}
+        owner = self._owner(viewer, "search")
+        if self.challenge() is not None and not owner.teacher:
+            raise NotAllowed("While a challenge is on, searches are the teacher's: a search's trials are not "
+                             "held to the challenge's rules.")
+        return owner_tags(owner)
+
+    def _owner(self, viewer, what):
+        """`viewer` as the owner of what they submit, teacher rights checked now; NotAllowed without a seat."""
         seat = self.seats.by_key(viewer.seat) if viewer.seated else None
         if seat is None:
-            raise NotAllowed("Type your name in the sidebar first: in class mode every run has an owner.")
-        teacher = self.unlocks.is_current(seat.teacher)
-        owner = Viewer(class_mode=True, seat=seat.key, name=seat.name, teacher=teacher)
-        return {**owner_tags(owner), **rules.admit(self.challenge(), config, teacher=teacher)}
+            raise NotAllowed(f"Type your name in the sidebar first: in class mode every {what} has an owner.")
+        return Viewer(class_mode=True, seat=seat.key, name=seat.name, teacher=self.unlocks.is_current(seat.teacher))
 
     def manager_for(self, manager, viewer):
         return SeatedManager(manager, self, viewer)
@@ -177,8 +192,9 @@ class Classroom:
 
 
 class SeatedManager:
-    """The server's one run manager as one viewer uses it: what they submit is theirs and is
-    checked against the challenge, and they may stop only what is theirs (the teacher, anything).
+    """The server's one run manager as one viewer uses it: what they submit (runs, searches) is
+    theirs and is checked against the challenge, and they may stop only what is theirs (the
+    teacher, anything).
     Everything else (the queue, positions) is the manager's own."""
 
     def __init__(self, manager, classroom, viewer):
@@ -190,6 +206,18 @@ class SeatedManager:
 
     def stop(self, run_id):
         return stop_run(self.manager, self.viewer, run_id)
+
+    def submit_search(self, create, *, tags=None):
+        tags = {**(tags or {}), **self.classroom.admit_search(self.viewer)}
+        return self.manager.submit_search(create, tags=tags)
+
+    def stop_search(self, search_id):
+        check_can_manage(self.viewer, self.manager.search(search_id))
+        return self.manager.stop_search(search_id)
+
+    def resume_search(self, search_id):
+        check_can_manage(self.viewer, self.manager.search(search_id))
+        return self.manager.resume_search(search_id)
 
     def __getattr__(self, name):
         return getattr(self.manager, name)

@@ -227,7 +227,7 @@ def add_commands(commands):
     predict.add_argument("run", help="run id, or a path to a .keras model")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--top-k", type=int, default=3, help="how many classes to show (1-10)")
-    predict.add_argument("--tta", action="store_true", help="average with the mirrored image")
+    predict.add_argument("--tta", action="store_true", help="test-time augmentation: average 6 views (the image, its mirror, both moved 1 pixel down-right and up-left)")
     predict.add_argument("--json", action="store_true")
     runs_flag(predict)
 

@@ -1,5 +1,6 @@
-"""`search`, `searches list|show|stop` and the `search-worker` the Search page starts."""
+"""`search`, `searches list|show|stop` and the `search-worker` the run manager starts."""
 import contextlib
+import os
 import sys
 
 from ..search import results, store
@@ -39,6 +40,9 @@ def cmd_search(args):
     data_dir = None
     if store.role() != "chief" and (args.data_dir or not existing):
         data_dir = find_dataset(args.data_dir, args.cache_dir)  # a missing dataset fails before any folder
+    # Trained here, in the foreground: made running (or claimed) at once, so that no run manager
+    # starts it too. A distributed worker only joins: the chief keeps the record.
+    owner = store.role() != "worker"
     if existing:
         search = store.load_search(args.search_id, args.runs_dir)
         different = store.difference(search, **settings)
@@ -48,18 +52,21 @@ def cmd_search(args):
     else:
         def create(search_id=args.search_id):
             return store.new_search(args.runs_dir, space=args.space, data_dir=data_dir, name=args.name,
-                                         search_id=search_id, workers=args.workers,
-                                         **{k: v for k, v in settings.items() if k != "space"})
+                                    search_id=search_id, workers=args.workers, status="running" if owner else "queued",
+                                    **{k: v for k, v in settings.items() if k != "space"})
 
         search = store.create_or_join(args.runs_dir, args.search_id, create) if args.search_id else create()
-    if search.status == "running" and store.role() != "worker":
-        raise RuntimeError(f"search {search.id} is already running (pid {search.record.get('pid')}); "
-                           f"stop it first with `python -m cifar_tf searches stop {search.id}`")
+    if owner and search.record.get("pid") != os.getpid():
+        from ..runs.manager import claim_search
+
+        search = claim_search(search)   # RuntimeError when it runs already
     from ..search.tuner import run_search
 
     # With --json, stdout carries the JSON alone: progress goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         search = run_search(search.path, data_dir=data_dir)
+    if owner:
+        _start_what_waits(search)
     rows = results.trials(search)
     if args.json:
         print_json({"search": search.record, "trials": rows})
@@ -115,10 +122,9 @@ def cmd_searches_show(args):
 
 
 def cmd_searches_stop(args):
-    from ..search.process import request_stop
-    from ..search.store import load_search
+    from ..runs.manager import RunManager
 
-    search = request_stop(load_search(args.search, args.runs_dir))
+    search = RunManager(args.runs_dir).stop_search(args.search)
     print(f"search {search.id}: stop requested" if search.status == "running" else
           f"search {search.id} is {search.status}")
 
@@ -127,7 +133,17 @@ def cmd_search_worker(args):
     from ..search.store import read_search
     from ..search.tuner import run_search
 
-    return EXIT_ERROR if run_search(read_search(args.search_path).path).status == "failed" else 0
+    search = run_search(read_search(args.search_path).path)
+    if store.role() == "local":
+        _start_what_waits(search)
+    return EXIT_ERROR if search.status == "failed" else 0
+
+
+def _start_what_waits(search):
+    """A search that ended freed its training slots: start what waits, even with no app server to do it."""
+    from ..runs.manager import RunManager
+
+    RunManager(search.runs_dir).poll()
 
 
 
@@ -161,7 +177,7 @@ def add_commands(commands):
     searches_stop.add_argument("search", help="search id")
     for sub in (searches_list, searches_show, searches_stop):
         runs_flag(sub)
-    # Started by the app's Search page; not for people.
+    # Started by the run manager for a queued search; not for people.
     search_worker = commands.add_parser("search-worker")
     search_worker.set_defaults(handler=cmd_search_worker)
     search_worker.add_argument("search_path")

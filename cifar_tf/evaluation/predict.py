@@ -15,6 +15,7 @@ from ..data.images import UnusableImage, open_image, to_model_input
 from ..runs.files import check_regular
 from ..runs.store import MODEL_MAX_BYTES
 from ..validation import check_int
+from . import tta as augmentation
 
 # Keras models are not safe to call from several threads at once (the app serves each browser
 # session on its own thread), so predictions take turns.
@@ -45,7 +46,8 @@ def load_model(path):
 def predict_proba(model, images, *, tta=False, batch_size=256):
     """Return float32 class probabilities of shape (N, 10) for uint8 images of shape (N, 32, 32, 3).
 
-    With `tta`, each row is the mean of the predictions for the image and its mirror image.
+    With `tta`, each row averages the views of `cifar_tf.evaluation.tta` (the lab's one test-time
+    augmentation) of its image.
     """
     images = np.asarray(images)
     if images.shape[1:] != IMAGE_SHAPE or images.dtype != np.uint8:
@@ -53,10 +55,9 @@ def predict_proba(model, images, *, tta=False, batch_size=256):
                          f"got {images.dtype} of shape {images.shape}")
     batch_size = check_int("batch_size", batch_size, low=1)
     with _PREDICT_LOCK:
-        probabilities = _predict_in_batches(model, images, batch_size)
         if tta:
-            mirrored = images[:, :, ::-1]
-            probabilities = (probabilities + _predict_in_batches(model, mirrored, batch_size)) / 2
+            return augmentation.predict_proba(model, images)
+        probabilities = _predict_in_batches(model, images, batch_size)
     return probabilities.astype(np.float32, copy=False)
 
 

@@ -197,16 +197,20 @@ def submit_lesson(manager, lesson_id, scale="scaled", *, name=None, overrides=No
     return start, runs
 
 
-def start_search(lesson_id, scale="scaled", *, runs_dir=None, data_dir=None):
-    """Create a search lesson's search (queued, tagged with the lesson); the caller starts its process."""
+def start_search(lesson_id, scale="scaled", *, manager, data_dir=None):
+    """Queue a search lesson's search on a RunManager (or anything with its `submit_search`),
+    tagged with the lesson; it starts when the cap on training has room for it."""
     from ..search import store
 
     lesson = get_lesson(lesson_id)
     budget = search_budget(lesson, scale)
-    search = store.new_search(runs_dir, name=f"Report {lesson.report} · Hyperband ({scale})", data_dir=data_dir,
-                              **budget)
-    search.update(**{LESSON_TAG: lesson.id, SCALE_TAG: scale})
-    return search
+
+    def create(tags):
+        search = store.new_search(manager.runs_dir, name=f"Report {lesson.report} · Hyperband ({scale})",
+                                  data_dir=data_dir, tags=tags, **budget)
+        return search.update(**{LESSON_TAG: lesson.id, SCALE_TAG: scale})
+
+    return manager.submit_search(create)
 
 
 # --- the runs a lesson started ----------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Every executor (this one, and `ray_cluster.RayExecutor`) offers the run manager the same few
 calls: `prepare()` before a run is queued, `launch(run)`, `sync(runs)` on every poll, `signal(run,
-signum)` and `cancel(run)`.
+signum)` and `cancel(run)`. This one also starts hyperparameter searches (`launch_search`), which
+train their trials on this machine whatever executor the runs have.
 """
 import os
 import signal
@@ -14,6 +15,7 @@ from .. import settings
 from ..hardware import gpus_for_runs
 from .liveness import WORKER_LOG, is_worker_of, on_this_host
 from .placement import default_max_concurrent, gpu_of, pick_gpu, process_env
+from .searches import LOG_FILE as SEARCH_LOG
 
 
 def run_backend(run):
@@ -57,6 +59,23 @@ class LocalExecutor:
         run.start(pid=process.pid, phase=f"starting Python and {backend}",
                   executor={"kind": self.kind, "node": socket.gethostname()},
                   placement={"gpu": gpu, "backend": backend})
+
+    def launch_search(self, search):
+        """Start a queued search as `python -m cifar_tf search-worker FOLDER`: its trials train in
+        that process (and in the workers it starts itself when it trains several at once)."""
+        try:
+            gpu = pick_gpu(self._busy_gpus)
+            process = spawn(["search-worker", str(search.path.resolve())], search.path / SEARCH_LOG,
+                            process_env(gpu, settings.train_backend()))
+        except (OSError, ValueError) as error:
+            search.finish("failed", error=f"could not start the search process: {error}")
+            return
+        self._processes[search.id] = process
+        self._busy_gpus.append(gpu)
+        # Marked running with the process id at once, so that no other manager starts it too, and
+        # with a fresh heartbeat, so that it is not taken for dead before its process beats.
+        search.update(status="running", pid=process.pid, host=socket.gethostname(), error=None)
+        search.beat()
 
     def _waiting_standby(self):
         """The standby worker, if it is still there."""

@@ -1,13 +1,10 @@
-"""A search's own process: starting it in the background, asking it to stop, and the control it
-checks between trials (a STOP file, SIGINT/SIGTERM, the time limit)."""
-import os
-import signal
-import socket
+"""A search's own process: the control it checks between trials and batches (a STOP file,
+SIGINT/SIGTERM, the time limit), and how long it has run. The run manager starts and stops it
+(`RunManager.submit_search`, `stop_search`, `resume_search`)."""
 import time
 
 from ..runs.files import timestamp
 from ..runs.store import STOP_FILE
-from .store import LOG_FILE, read_search
 
 
 class SearchStopped(BaseException):
@@ -18,41 +15,6 @@ class SearchStopped(BaseException):
         self.reason = reason
 
 
-def start_process(search):
-    """Run `search` in a separate process (`python -m cifar_tf search-worker FOLDER`)."""
-    from .. import settings
-    from ..runs.local import spawn
-    from ..runs.placement import pick_gpu, process_env
-
-    try:
-        process = spawn(["search-worker", str(search.path)], search.path / LOG_FILE,
-                        process_env(pick_gpu(()), settings.train_backend()))
-    except (OSError, ValueError) as error:
-        search.finish("failed", error=f"could not start the search process: {error}")
-        raise
-    # Marked running with the process id at once, so that a listing never shows it idle, and a
-    # fresh heartbeat, so that a resumed search is not taken for dead before its process beats.
-    search.update(status="running", pid=process.pid, host=socket.gethostname(), error=None)
-    search.beat()
-    return process
-
-
-def request_stop(search):
-    """Ask a search to stop: its current trial finishes its batch, is evaluated and saved."""
-    search = read_search(search.path)
-    if search.status == "queued":
-        search.finish("stopped", ended_by="stopped before it started")
-        return search
-    search.request_stop()
-    pid = search.record.get("pid")
-    if search.status == "running" and pid and search.record.get("host") == socket.gethostname():
-        try:
-            os.kill(int(pid), signal.SIGTERM)  # sooner than the next STOP check between trials
-        except (ProcessLookupError, PermissionError):
-            pass
-    return search
-
-
 def elapsed_seconds(search):
     """Seconds the search has run, over every session, the current one included."""
     elapsed = float(search.record.get("elapsed_s") or 0.0)
@@ -60,10 +22,6 @@ def elapsed_seconds(search):
     if search.status == "running" and started:
         elapsed += max(0.0, time.time() - started)
     return elapsed
-
-
-def can_resume(search):
-    return search.status in ("stopped", "failed")
 
 
 class SearchControl:

@@ -5,37 +5,32 @@
     STOP          asks the search to stop; search.log holds a background search's output
 
 Every trial is trained by `train()` into an ordinary run folder tagged
-`{"search": id, "trial": trial_id}`. This module imports neither TensorFlow nor KerasTuner, so
-the app lists searches instantly. Reading never writes: a running search whose process is gone
-is shown as failed, and can be resumed.
+`{"search": id, "trial": trial_id}`. A new search is queued: the run manager starts it
+(`cifar_tf.runs.searches`, `RunManager.submit_search`) when the cap on training has room for it.
+This module imports neither TensorFlow nor KerasTuner, so the app lists searches instantly.
+Reading never writes: a running search whose process is gone is shown as failed, and can be resumed.
 """
-import copy
+import os
 import secrets
 import socket
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from .. import settings
 from ..runs import store as runs_store
-from ..runs.files import now, read_json
+from ..runs.files import now
+from ..runs.searches import (LOG_FILE, SEARCH_FILE, SEARCHES_DIR, SearchFolder, SearchNotFound,  # noqa: F401
+                             load_search_folder, read_search_folder, scan_searches)
+from ..runs.searches import searches_dir as _searches_dir
 from ..validation import check_choice, check_float, check_int
 from .space import TUNER_LABELS, TUNERS, check_space_values, load_space, space_label
 
-SEARCHES_DIR = ".searches"
-SEARCH_FILE = "search.json"
 PROJECT_DIR = "tuner"        # KerasTuner's project folder inside the search folder
-LOG_FILE = "search.log"
-
-
-class SearchNotFound(LookupError):
-    pass
 
 
 @dataclass
-class Search(runs_store.WorkerFolder):
+class Search(SearchFolder):
     """A search folder and its record: a worker's bookkeeping (status, pid, heartbeat, STOP) in search.json."""
-    RECORD_FILE = SEARCH_FILE
 
     @staticmethod
     def problem(record):
@@ -44,10 +39,6 @@ class Search(runs_store.WorkerFolder):
     @property
     def project_dir(self):
         return self.path / PROJECT_DIR
-
-    @property
-    def runs_dir(self):
-        return self.path.parent.parent
 
     @property
     def space(self):
@@ -59,7 +50,7 @@ class Search(runs_store.WorkerFolder):
 
 
 def searches_dir(runs_dir=None):
-    return runs_store.resolve_runs_dir(runs_dir) / SEARCHES_DIR
+    return _searches_dir(runs_store.resolve_runs_dir(runs_dir))
 
 
 def check_budget(*, max_trials, epochs, train_limit=0, val_size=None, time_limit=0):
@@ -75,11 +66,12 @@ def check_budget(*, max_trials, epochs, train_limit=0, val_size=None, time_limit
 
 def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, train_limit=0,
                val_size=None, time_limit=0, name=None, data_dir=None, search_id=None, workers=None,
-               check_values=True):
-    """Create a search folder (status queued) and return it; nothing is trained yet.
+               check_values=True, tags=None, status="queued"):
+    """Create a search folder and return it; nothing is trained yet.
 
-    `workers` trials run at once (default: as many as runs, one per GPU, see the run manager).
-    """
+    `workers` trials run at once (default: as many as runs, one per GPU, see the run manager);
+    `tags` as a run's (its owner in class mode). `status` queued: for the run manager to start;
+    running: this process trains it (the command line's `search`), and no manager starts it."""
     from ..runs.local import default_max_concurrent
 
     label = space_label(space)
@@ -88,6 +80,7 @@ def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, 
     budget = check_budget(max_trials=max_trials, epochs=epochs or space["epochs"], train_limit=train_limit,
                           val_size=val_size, time_limit=time_limit)
     workers = check_int("workers", workers or default_max_concurrent(), low=1, high=64)
+    status = check_choice("status", status, ("queued", "running"))
     search_id = runs_store.check_run_id(search_id) if search_id else runs_store.new_run_id()
     if check_values:
         check_space_values(space, budget)
@@ -101,9 +94,9 @@ def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, 
         "tuner": tuner, "space_name": label, "space": space, "budget": budget,
         "data_dir": str(data_dir) if data_dir else None, "workers": workers,
         "seed": 1 + secrets.randbelow(9999),  # KerasTuner's oracles read 0 as "pick one"
-        "status": "queued", "created_at": created, "started_at": None, "finished_at": None,
+        "status": status, "created_at": created, "created_ns": time.time_ns(), "started_at": None, "finished_at": None,
         "updated_at": created, "elapsed_s": 0.0, "ended_by": None, "best": None, "error": None,
-        "pid": None, "host": socket.gethostname(),
+        "pid": os.getpid() if status == "running" else None, "host": socket.gethostname(), "tags": dict(tags or {}),
     }
     search = Search(path, record)
     search.save()
@@ -113,35 +106,17 @@ def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, 
 def read_search(path):
     """Read one search folder; a running search whose process is gone is reported as failed.
     A search.json of the wrong shape (hand-edited, damaged) raises SearchNotFound with the reason."""
-    path = Path(path)
-    if path.is_symlink():
-        raise SearchNotFound(f"{path.name}: a link, not a search folder")
-    try:
-        record = read_json(path / SEARCH_FILE, runs_store.RECORD_MAX_BYTES)
-    except FileNotFoundError:
-        raise SearchNotFound(f"{path.name}: not a search (no {SEARCH_FILE})") from None
-    except (OSError, ValueError) as error:
-        raise SearchNotFound(f"{path.name}: {SEARCH_FILE} is unreadable ({error})") from None
-    problem = _problem(record)
-    if problem:
-        raise SearchNotFound(f"{path.name}: {SEARCH_FILE} is not a search record: {problem}")
-    # The same test as for a run's worker; a save writes only what this process changes.
-    search = runs_store.mark_if_dead(Search(path, record, read_back=copy.deepcopy(record)))
-    if search.dead_reason:
-        search.record["error"] = ("the search process ended or stopped answering before the search "
-                                  "finished (killed or crashed); resume it to continue")
-    return search
+    return read_search_folder(path, Search)
 
 
 def _problem(record):
     """Why `record` is not a search record the pages can show, or None."""
-    if not isinstance(record, dict):
-        return "it is not a JSON object"
-    if record.get("status") not in runs_store.STATUSES:
-        return f"unknown status {record.get('status')!r}"
+    problem = SearchFolder.problem(record)   # what queuing it needs
+    if problem:
+        return problem
     if record.get("tuner") not in TUNERS:
         return f"tuner is {record.get('tuner')!r}, expected one of {', '.join(TUNERS)}"
-    for key in ("id", "name", "space_name"):
+    for key in ("name", "space_name"):
         if not isinstance(record.get(key), str):
             return f"{key} is {record.get(key)!r}, expected text"
     space, budget = record.get("space"), record.get("budget")
@@ -161,24 +136,12 @@ def _problem(record):
 
 
 def load_search(search_id, runs_dir=None):
-    path = searches_dir(runs_dir) / runs_store.check_run_id(search_id)
-    if not path.is_dir():
-        raise SearchNotFound(f"no search {search_id!r} in {searches_dir(runs_dir)}")
-    return read_search(path)
+    return load_search_folder(search_id, runs_store.resolve_runs_dir(runs_dir), Search)
 
 
 def list_searches(runs_dir=None):
     """Every readable search, newest first."""
-    folder = searches_dir(runs_dir)
-    found = []
-    if folder.is_dir():
-        for path in folder.iterdir():
-            if path.is_dir() and not path.name.startswith("."):
-                try:
-                    found.append(read_search(path))
-                except SearchNotFound:
-                    pass  # a search being created by another process right now
-    return sorted(found, key=lambda s: str(s.record.get("created_at") or ""), reverse=True)
+    return scan_searches(runs_store.resolve_runs_dir(runs_dir), Search)
 
 
 def difference(search, *, tuner=None, space=None, **budget):

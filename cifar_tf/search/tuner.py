@@ -107,7 +107,8 @@ class TrainingTuner(kt.Tuner):
         gc.collect()
         created = runs_store.create_run(self.search_record.runs_dir, arch=config.arch, config=config.to_dict(),
                                       name=f"{self.search_record.name} · trial {trial.trial_id}",
-                                      tags={"search": self.search_record.id, "trial": trial.trial_id})
+                                      tags={**self.search_record.record.get("tags", {}),  # its owner
+                                            "search": self.search_record.id, "trial": trial.trial_id})
         run = train(config, run=TrialRun(created.path, created.record, control=self.control),
                     data=self.data, log=self.log)
         if run.status == "stopped":

@@ -9,7 +9,7 @@ legacy/airbench94.py of github.com/KellerJordan/cifar10-airbench. The network is
 - a linear warm-up then linear decay; alternating flips and 2-pixel reflect translation;
 - lookahead: every 5 steps the weights (BatchNorm statistics included) are pulled towards an
   exponential average, and the net ends on the average;
-- test-time augmentation over mirrors and 1-pixel shifts.
+- test-time augmentation over mirrors and 1-pixel shifts (`cifar_tf.evaluation.tta`, the lab's one).
 
 `python -m cifar_tf train --preset fast` (and the Train page's fast preset) set
 `recipe="airbench"`, and `train()` uses `plan`, `fit` and `test_probabilities` here: the same run
@@ -22,6 +22,8 @@ import math
 import keras
 import numpy as np
 from scipy.special import softmax
+
+from ..evaluation import tta
 
 # airbench94's hyperparameters, in its own terms. `lr` and `weight_decay` of the fast preset are
 # derived from these (see `sgd_hyperparameters`); the rest are the recipe's fixed parts.
@@ -42,7 +44,7 @@ HYP = {
     "aug": {"flip": True, "translate": 2},
     "net": {"widths": (64, 256, 256), "whiten_eps": 5e-4, "whiten_images": 5000},
     "lookahead": {"every": 5, "decay": 0.95 ** 5},   # decay x (step / total)^3, so late steps weigh most
-    "tta": {"level": 2, "batch_size": 500},          # 0 none, 1 mirror, 2 mirror and 1-px shifts
+    # test-time augmentation: airbench's level 2, the six views of cifar_tf.evaluation.tta
 }
 
 
@@ -347,60 +349,6 @@ def build_trainer(model, settings, *, jit_compile=False):
     return trainer
 
 
-# --- test-time augmentation ----------------------------------------------------------------------
-
-TTA_WEIGHTS = {  # views: image, mirror, shift up-left, its mirror, shift down-right, its mirror
-    0: (1.0, 0, 0, 0, 0, 0),
-    1: (0.5, 0.5, 0, 0, 0, 0),
-    2: (0.25, 0.25, 0.125, 0.125, 0.125, 0.125),
-}
-
-
-def tta_views(images, levels=2):
-    """The six views airbench averages (fewer for lower levels), stacked on a new first axis."""
-    ops = keras.ops
-    images = ops.cast(images, "float32")
-    views = [images, ops.flip(images, axis=2)]
-    if levels >= 2:
-        padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
-        shifted = [padded[:, :-2, :-2], padded[:, 2:, 2:]]
-        views += [shifted[0], ops.flip(shifted[0], axis=2), shifted[1], ops.flip(shifted[1], axis=2)]
-    return ops.stack(views)
-
-
-def view_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta"]["batch_size"]):
-    """Logits of `model` for each of airbench's TTA views of uint8 images (N, 32, 32, 3):
-    (views, N, classes), the plain images first. The views are made and scored in one compiled
-    function per batch, on the device the model is on."""
-    from ..data.augment import compiled
-
-    ops = keras.ops
-    logits_net = keras.Model(_input(model), model.get_layer("probabilities").input)
-    count = sum(1 for w in TTA_WEIGHTS[level] if w)
-
-    def per_view(trainable, non_trainable, batch):
-        views = ops.reshape(tta_views(batch, levels=level)[:count], (-1, *batch.shape[1:]))
-        logits, _ = logits_net.stateless_call(trainable, non_trainable, views, training=False)
-        return ops.reshape(ops.cast(logits, "float32"), (count, ops.shape(batch)[0], -1))
-
-    per_view = compiled(per_view, xla=False)  # under TensorFlow: its own kernels, XLA's convolutions are slower on a CPU
-    state = ([v.value for v in logits_net.trainable_variables], [v.value for v in logits_net.non_trainable_variables])
-    images = np.asarray(images)
-    out = [ops.convert_to_numpy(per_view(*state, images[i:i + batch_size])) for i in range(0, len(images), batch_size)]
-    return np.concatenate(out, axis=1) if out else np.empty((count, 0, model.output_shape[-1]), np.float32)
-
-
-def average_views(logits, level=HYP["tta"]["level"]):
-    """airbench's weighted mean of the views' logits."""
-    weights = np.array([w for w in TTA_WEIGHTS[level] if w], np.float32)
-    return np.tensordot(weights, logits[:len(weights)], axes=1)
-
-
-def predict_logits(model, images, *, level=HYP["tta"]["level"], batch_size=HYP["tta"]["batch_size"]):
-    """Logits of `model` for uint8 images (N, 32, 32, 3), averaged over airbench's TTA views."""
-    return average_views(view_logits(model, images, level=level, batch_size=batch_size), level)
-
-
 # --- a run ---------------------------------------------------------------------------------------
 
 def plan(config, train_size):
@@ -436,13 +384,13 @@ def fit(model, config, data, *, device, callbacks=(), stop=None, log=print, phas
 
 def test_probabilities(model, x_test, y_test, *, run=None, log=print, phase=lambda text: None):
     """The test scores with TTA, as airbench reports them, and the accuracy without it."""
-    phase(f"evaluating on the test set ({len(TTA_WEIGHTS[HYP['tta']['level']])} views)")
+    phase(f"evaluating on the test set ({len(tta.VIEWS)} views)")
     y_test = np.asarray(y_test).reshape(-1)
-    views = view_logits(model, x_test)             # one pass: the plain images are the first view
-    plain, tta = views[0], average_views(views)
+    scores = tta.view_scores(model, x_test)        # one pass: the plain images are the first view
+    plain, averaged = scores[0], tta.average(scores)
     extra = {"test_accuracy_no_tta": float((plain.argmax(1) == y_test).mean())}
     if run is not None:
-        run.update(test_time_augmentation="mirror and 1-pixel shifts, 6 views (airbench level 2)")
-    log(f"test accuracy {float((tta.argmax(1) == y_test).mean()):.4f} with TTA, "
+        run.update(test_time_augmentation=tta.describe())
+    log(f"test accuracy {float((averaged.argmax(1) == y_test).mean()):.4f} with TTA, "
         f"{extra['test_accuracy_no_tta']:.4f} without")
-    return softmax(tta, axis=1).astype(np.float32), extra
+    return softmax(averaged, axis=1).astype(np.float32), extra

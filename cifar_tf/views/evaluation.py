@@ -137,6 +137,14 @@ def page_caption(evaluation=None):
             "the pictures behind each mistake.")
 
 
+def views_caption(record):
+    """Which views of each test image the run's scores average (its test-time augmentation), in words."""
+    averaged = record.get("test_time_augmentation")
+    if not averaged:
+        return "Scored on each test image as it is (no test-time augmentation)."
+    return f"Scored with test-time augmentation: {averaged} (the scores of each image's views, weighted)."
+
+
 def no_evaluation_message(run):
     """Why a run has no test-set evaluation, in words for the Evaluate page."""
     reasons = {"queued": "it is still waiting in the queue",

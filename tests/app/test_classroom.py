@@ -337,14 +337,36 @@ def test_the_leaderboard_ranks_students_and_has_a_projector_view(room):
     assert at.query_params["view"] == "projector" or at.query_params["view"] == ["projector"]
 
 
-def test_a_student_cannot_start_a_search_in_class_mode(room):
-    token, _ = student(room, "Ada")
-    at = open_as(token, "pages/search.py")
-    assert not at.exception
-    assert button(at, "Start search").disabled
-    assert any("the teacher's" in c.value for c in at.caption)
-    token, _ = teacher(room)
-    assert not button(open_as(token, "pages/search.py"), "Start search").disabled
+def start_search(at, name):
+    at.number_input(key="search_epochs_seed001").set_value(1).run()
+    at.text_input(key="search_name").input(name)
+    at.button(key="search_start").click().run()
+    return at
+
+
+def test_a_students_search_is_theirs_and_under_a_challenge_searches_are_the_teachers(room):
+    from cifar_tf.search import store as search_store
+
+    ada_token, _ = student(room, "Ada")
+    at = start_search(open_as(ada_token, "pages/search.py"), "Ada's search")
+    assert not at.exception and not errors(at), errors(at)
+    [search] = search_store.list_searches(room.folder.runs_dir)
+    assert search.status == "queued" and search.record["tags"]["owner"]["name"] == "Ada"
+    assert any("Started by Ada." in shown(c.value) for c in at.caption)
+    assert not at.button(key=f"search_stop_{search.id}").disabled
+
+    bo_token, _ = student(room, "Bo")
+    at = open_as(bo_token, "pages/search.py")
+    assert at.button(key=f"search_stop_{search.id}").disabled   # and the manager refuses anyway
+    teacher_token, _ = teacher(room)
+    at = open_as(teacher_token, "pages/search.py")
+    at.button(key=f"search_stop_{search.id}").click().run()
+    assert not at.exception and search_store.load_search(search.id, room.folder.runs_dir).status == "stopped"
+
+    set_challenge(room, teacher_token)
+    at = start_search(open_as(bo_token, "pages/search.py"), "Bo's search")
+    assert any("While a challenge is on, searches are the teacher's" in e for e in errors(at))
+    assert len(search_store.list_searches(room.folder.runs_dir)) == 1
 
 
 # --- Home's prompt, recovery codes, the teacher's seat controls --------------------------------------

@@ -50,6 +50,18 @@ def test_evaluate_says_how_many_test_images_the_run_was_scored_on(app_env):
     captions = [c.value for c in at.caption]
     assert any(f"on the {scored:,} test images it never saw" in c for c in captions), captions
     assert not any("10,000" in c for c in captions)
+    assert "Scored on each test image as it is (no test-time augmentation)." in captions
+
+
+def test_evaluate_says_which_views_a_runs_scores_average(app_env):
+    from cifar_tf.evaluation import tta
+
+    run = store.load_run(run_ids(app_env)["baseline"], app_env)
+    run.update(test_time_augmentation=tta.describe())   # as a run of the airbench recipe records it
+    at = open_evaluate(run.id)
+    assert not at.exception
+    assert any("test-time augmentation: 6 views averaged: identity ×0.25, flip ×0.25, shift down-right ×0.125"
+               in c.value for c in at.caption)
 
 
 def test_evaluate_defaults_to_the_best_run(app_env):

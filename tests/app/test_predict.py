@@ -38,6 +38,12 @@ def test_uploading_a_png_shows_a_prediction(app_env):
     assert not at.exception and not at.error
     [text] = _predictions(at)
     assert "photo" in text and any(name in text for name in CLASS_NAMES)
+    assert not any("views averaged" in c.value for c in at.caption)
+
+    at.checkbox(key="predict_tta").check().run()   # the same photo, with test-time augmentation
+    assert not at.exception and len(_predictions(at)) == 1
+    assert any(c.value.startswith("Each image's prediction: 6 views averaged: identity ×0.25, flip ×0.25")
+               for c in at.caption)
     assert len(at.image) == 2  # the photo and the 32x32 the model sees
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
 

@@ -1,9 +1,13 @@
-"""The Search page: renders, starts a search in the background, lists it and fills in its trials."""
+"""The Search page: renders, submits a search to the run manager (which queues and starts it),
+lists it and fills in its trials."""
+import subprocess
+import sys
 import time
 
 import pytest
 
-from cifar_tf.search import process as search_process
+from cifar_tf.runs import local, store
+from cifar_tf.runs.manager import RunManager
 from cifar_tf.search import results
 from cifar_tf.search import store as search_store
 from helpers import open_app, shown
@@ -54,7 +58,38 @@ def test_a_search_started_from_the_page_runs_and_fills_in(app_env):
         assert any("Completed" in s.value for s in at.success)
         assert any(b.label == "Train the best configuration fully" for b in at.button)
     finally:
-        search_process.request_stop(search)
+        RunManager(app_env).stop_search(search.id)
+
+
+def test_a_search_started_while_a_run_trains_waits_in_the_queue_and_can_be_stopped(app_env, monkeypatch):
+    started = []
+
+    def spawn(arguments, log_path, env=None, **kwargs):   # nothing trains here: a process that waits
+        started.append(arguments)
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    monkeypatch.setattr(local, "spawn", spawn)
+    busy = store.create_run(app_env, arch="simple_cnn", config={}, name="training now")
+    busy.start()   # the one training slot of a CPU machine, taken (by this process, alive)
+    try:
+        at = open_app("pages/search.py")
+        at.number_input(key="search_epochs_seed001").set_value(1).run()
+        at.number_input(key="search_trials_seed001_hyperband_1").set_value(1)
+        at.text_input(key="search_name").input("waits its turn")
+        at.button(key="search_start").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+
+        [search] = search_store.list_searches(app_env)
+        assert search.status == "queued" and started == []
+        assert any("Queued, number 1 in the run queue" in info.value for info in at.info)
+        assert any("Its trials appear here once it starts." in c.value for c in at.caption)
+        at.button(key=f"search_stop_{search.id}").click().run()
+        assert not at.exception
+        assert search_store.load_search(search.id, app_env).status == "stopped" and started == []
+        assert any("Stopped: stopped before it started." in s.value for s in at.success)
+        assert any(b.label == "Resume search" for b in at.button)
+    finally:
+        busy.finish("completed")
 
 
 def test_a_custom_space_is_checked_before_it_can_start(app_env):

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from cifar_tf.search import process as search_process
+from cifar_tf.runs.manager import RunManager
 from cifar_tf.search import results
 from cifar_tf.search import store as search_store
 from helpers import app_server, browser_page, chromium_unavailable_reason, open_page, wait_until_idle
@@ -19,7 +19,7 @@ def test_hyperband_search_fills_in_live_and_stops(tmp_path, cifar_dir):
         drive(env)
     finally:
         for search in search_store.list_searches(runs):  # never leave a search process behind
-            search_process.request_stop(search)
+            RunManager(runs).stop_search(search.id)
     [search] = search_store.list_searches(runs)
     assert search.status == "stopped" and search.record["tuner"] == "hyperband"
     assert any(row["status"] == "completed" for row in results.trials(search))

@@ -9,8 +9,10 @@ import sys
 import keras
 import numpy as np
 import pytest
+from scipy.special import softmax
 
 from cifar_tf.data.cifar10 import load_cifar10
+from cifar_tf.evaluation import tta
 from cifar_tf.models.registry import build_model
 from cifar_tf.runs import store
 from cifar_tf.training import airbench
@@ -199,7 +201,7 @@ def test_translation_moves_whole_pixels_within_the_pad():
     assert len({(a, b) for a, b in offsets.T}) > 1
 
 
-def test_tta_is_the_weighted_mean_of_six_views():
+def test_tta_is_airbenchs_weighted_mean_of_six_views_logits():
     keras.utils.set_random_seed(2)
     model = build_model("fast_cnn", widths=TINY["widths"])
     images = _images(6, 6)
@@ -211,8 +213,9 @@ def test_tta_is_the_weighted_mean_of_six_views():
     expected = (0.5 * (0.5 * f(images) + 0.5 * f(mirror(images)))
                 + 0.5 * 0.5 * ((0.5 * f(up_left) + 0.5 * f(mirror(up_left)))
                                + (0.5 * f(down_right) + 0.5 * f(mirror(down_right)))))
-    np.testing.assert_allclose(airbench.predict_logits(model, images, batch_size=4), expected, atol=1e-5)
-    np.testing.assert_allclose(airbench.predict_logits(model, images, level=0), f(images), atol=1e-5)
+    # Log-probabilities are the logits less one constant per image: the same after a softmax.
+    np.testing.assert_allclose(tta.predict_proba(model, images, batch_size=4), softmax(expected, axis=1), atol=1e-5)
+    np.testing.assert_allclose(tta.predict_proba(model, images, tta.PLAIN), softmax(f(images), axis=1), atol=1e-5)
 
 
 def test_recipe_refuses_what_it_cannot_honour():

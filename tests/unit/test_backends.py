@@ -15,7 +15,7 @@ from cifar_tf.runs import store
 from helpers import ROOT
 
 pytestmark = pytest.mark.slow
-CORE_TEST_FILES = ["tests/unit/test_airbench.py", "tests/unit/test_core_keras_fit.py"]
+CORE_TEST_FILES = ["tests/unit/test_airbench.py", "tests/unit/test_core_keras_fit.py", "tests/unit/test_tta.py"]
 
 
 def _on_jax(arguments, timeout=900):

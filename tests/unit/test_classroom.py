@@ -472,12 +472,3 @@ def test_the_command_line_tells_the_teacher_the_code(room, runs_dir, capsys):
     assert main(["class", "code", "--runs-dir", str(runs_dir)]) == 0
     code, _ = room.code()
     assert capsys.readouterr().out.strip() == f"The teacher code is {code} (kept in {runs_dir / '.class' / 'teacher_code'})."
-
-
-def test_searches_are_the_teachers_in_class_mode(room):
-    from cifar_tf.classroom.roles import may_run_searches
-
-    teacher_token, _ = seated(room, "Teacher")
-    room.unlock(room.viewer(teacher_token), room.code()[0])
-    assert may_run_searches(Viewer()) and may_run_searches(room.viewer(teacher_token))
-    assert not may_run_searches(room.viewer(room.join("Ada"))) and not may_run_searches(room.viewer(None))

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from PIL import Image
+from scipy.special import softmax
 
 from cifar_tf import CLASS_NAMES
 from cifar_tf.evaluation.predict import load_model, predict_files, predict_proba, top_k
@@ -67,12 +68,16 @@ def test_batch_size_does_not_change_the_result(model, batch):
                                predict_proba(model, batch), atol=1e-6)
 
 
-def test_tta_averages_the_image_and_its_mirror(model, batch):
+def test_tta_averages_the_six_named_views(model, batch):
     plain = _manual_prediction(model, batch)
-    mirrored = _manual_prediction(model, batch[:, :, ::-1])
+    padded = np.pad(batch, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    down_right, up_left = padded[:, :32, :32], padded[:, 2:, 2:]
+    views = [batch, batch[:, :, ::-1], down_right, down_right[:, :, ::-1], up_left, up_left[:, :, ::-1]]
+    logs = [np.log(_manual_prediction(model, view)) for view in views]
+    expected = softmax(0.25 * (logs[0] + logs[1]) + 0.125 * sum(logs[2:]), axis=1)
     with_tta = predict_proba(model, batch, tta=True)
     assert np.abs(with_tta - plain).max() > 1e-6
-    np.testing.assert_allclose(with_tta, (plain + mirrored) / 2, atol=1e-6)
+    np.testing.assert_allclose(with_tta, expected, atol=1e-6)
     np.testing.assert_allclose(with_tta.sum(axis=1), 1, atol=1e-5)
 
 

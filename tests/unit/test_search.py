@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from cifar_tf.runs import store
-from cifar_tf.search import process as search_process
+from cifar_tf.runs.manager import RunManager
 from cifar_tf.search import results, tuner
 from cifar_tf.search import space as spaces
 from cifar_tf.search import store as search_store
@@ -168,13 +168,15 @@ def test_hyperband_gives_the_best_trials_more_epochs_up_to_max_epochs(cifar_dir,
 def test_stop_request_keeps_finished_trials_and_resume_continues(cifar_dir, runs_dir):
     from cifar_tf.search.tuner import run_search
 
-    # In a background process, as the Search page starts it; long trials so that one can be caught.
+    # In a background process, as the run manager starts it; long trials so that one can be caught.
     search = tiny_search(runs_dir, cifar_dir, max_trials=3, epochs=10)
-    process = search_process.start_process(search)
+    manager = RunManager(runs_dir, max_concurrent=1)
+    manager.poll()
+    process = manager.executors["local"]._processes[search.id]
     try:
         assert wait_for(lambda: list(statuses(search).values()) == ["completed", "running"]
                         and len(results.trial_runs(search)) == 2), statuses(search)
-        search_process.request_stop(search)
+        manager.stop_search(search.id)
         process.wait(timeout=120)
     finally:
         process.kill()
@@ -227,6 +229,20 @@ def test_resume_after_a_crash_does_not_redo_finished_trials(cifar_dir, runs_dir,
     trial_runs = results.trial_runs(search)
     assert [r.record["tags"]["trial"] for r in trial_runs] == ["0", "1", "1"]
     assert trial_runs[0].id == first.id and trial_runs[2].status == "completed"
+
+
+def test_a_searchs_trials_are_runs_of_its_owner(cifar_dir, runs_dir, monkeypatch):
+    owner = {"name": "Ada", "seat": "her-seat"}
+    search = tiny_search(runs_dir, cifar_dir, max_trials=1, tags={"owner": owner})
+
+    def scored(config, *, run, data, log):   # a trial without the training
+        run.finish("completed", metrics={"best_val_accuracy": 0.5})
+        return run
+
+    monkeypatch.setattr(tuner, "train", scored)
+    search = tuner.run_search(search.path, log=QUIET)
+    [trial] = results.trial_runs(search)
+    assert search.status == "completed" and trial.record["tags"] == {"owner": owner, "search": search.id, "trial": "0"}
 
 
 def test_time_limit_ends_the_search_as_completed(cifar_dir, runs_dir):
