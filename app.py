@@ -6,6 +6,7 @@ This file only declares the pages; each page lays out widgets and charts, and th
 import streamlit as st
 
 from cifar_tf import hardware, settings
+from cifar_tf.views.formatting import escape_markdown
 
 # Before any page imports Keras: the server keeps TensorFlow for its pages and takes no GPU
 # memory (it builds models to check them); the runs it starts are placed on the GPUs.
@@ -16,6 +17,12 @@ hardware.keep_gpus_free()
 # material one from fonts.gstatic.com, and a classroom may have no internet (the icons inside the
 # pages come from a font the server serves; tests/browser/test_offline.py checks both).
 st.set_page_config(page_title="CIFAR-10 Lab", page_icon="🧪", layout="wide")
+try:  # a mistyped CIFAR_TF_* variable is refused here, by name, before any page reads it
+    settings.check_environment()
+except ValueError as bad:
+    st.error(escape_markdown(f"The lab cannot start: {bad}.") + " Change it where the server is started, "
+             "then start it again.", icon=":material/error:")
+    st.stop()
 
 from pages import classmode  # noqa: E402 - after set_page_config: it reads the browser's seat
 from pages.common import run_manager, warm_up  # noqa: E402

@@ -60,6 +60,14 @@ def check_bool(name, value):
     raise InvalidArgument(name, value, "true or false")
 
 
+def check_address(name, value):
+    """`(host, port)` of a `HOST:PORT` address, such as a Ray cluster's head."""
+    host, _, port = str(value or "").strip().rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(ch.isspace() for ch in host):
+        raise InvalidArgument(name, value, "HOST:PORT of a Ray cluster's head, e.g. 192.168.1.10:6379")
+    return host.strip("[]"), int(port)
+
+
 def _range_text(kind, low, high, low_open=False):
     if low is not None and high is not None:
         return f"{kind} {'above' if low_open else 'from'} {low} up to {high}"

@@ -99,9 +99,9 @@ def _json_rows(frame):
 
 def check_ray_flag(args):
     if args.ray is not None:
-        from ..runs.ray_cluster import check_address
+        from ..validation import check_address
 
-        check_address(args.ray, "ray")
+        check_address("ray", args.ray)
 
 
 def cmd_runs_wait(args):

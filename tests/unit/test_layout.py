@@ -8,7 +8,7 @@ from helpers import ROOT
 
 PACKAGE = ROOT / "cifar_tf"
 # Lowest first: a module may import from its own layer and the ones before it, never after.
-LAYERS = ["cifar_tf", "settings", "validation", "hardware", "data", "models", "runs", "evaluation", "training",
+LAYERS = ["cifar_tf", "validation", "settings", "hardware", "data", "models", "runs", "evaluation", "training",
           "classroom", "search", "labs", "views", "bench", "cli", "__main__"]
 MAX_LINES = 450
 
