@@ -73,3 +73,21 @@ def test_the_search_pages_budget_boxes_offer_exactly_the_search_budgets_limits(a
     # Training the best configuration fully: a run's epochs and repeats.
     assert widgets["Epochs"] == (LIMITS["epochs"].low, LIMITS["epochs"].high)
     assert widgets["Repeat ×"] == (1, MAX_REPEATS)
+
+
+def test_the_labs_sliders_and_boxes_offer_exactly_their_libraries_limits(app_env):
+    from cifar_tf.labs import gradient_descent, sam_pairs, sharpness
+
+    at = open_app("pages/lab_gradient_descent.py")
+    assert not at.exception
+    for name in ("momentum", "beta1", "beta2", "rho"):
+        limit = gradient_descent.LIMITS[name]
+        assert bounds(at)[f"gd_{name}"] == (limit.low, limit.high), name
+    at = open_app("pages/lab_sharpness.py")
+    assert not at.exception
+    shown = {w.label: (w.min, w.max) for kind in ("number_input", "slider") for w in getattr(at, kind)}
+    for label, limit in (("Epochs", sam_pairs.PAIR_LIMITS["epochs"]), ("Seed", sam_pairs.PAIR_LIMITS["seed"])):
+        assert shown[label] == (limit.low, limit.high), label
+    for label, limit in (("SAM radius ρ", sam_pairs.PAIR_LIMITS["rho"]), ("ρ for measuring", sharpness.LIMITS["rho"])):
+        low, high = shown[label]
+        assert limit.low < low < 0.05 and high == limit.high, label   # above 0, which is no SAM
