@@ -10,6 +10,7 @@ from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.classroom.knobs import knob_problem, knob_state, set_knobs, who
 from cifar_tf.runs.control import saved_epochs
 from cifar_tf.runs.store import RunNotFound, load_run
+from cifar_tf.training.config import LIMITS as RUN_LIMITS
 from cifar_tf.training.fork import FORK_SETTINGS, fork_run, unforkable_reason
 from cifar_tf.training.lrfind import LIMITS as RANGE_LIMITS, RangeTest, is_range_test, submit_range_test
 from cifar_tf.validation import InvalidArgument
@@ -170,7 +171,8 @@ def _fork_popover(run, config):
         epoch = st.selectbox("From the end of epoch", saved[::-1], key=f"fork_epoch_{run.id}")
         setting = st.selectbox("Change", FORK_SETTINGS, key=f"fork_setting_{run.id}")
         value = st.text_input("To", key=f"fork_value_{run.id}", placeholder=f"now {config.get(setting)}")
-        epochs = st.number_input("Epochs in all", min_value=epoch + 1, step=1, key=f"fork_epochs_{run.id}_{epoch}",
+        epochs = st.number_input("Epochs in all", step=1, key=f"fork_epochs_{run.id}_{epoch}",
+                                 **widget_bounds(RUN_LIMITS["epochs"], smallest=epoch + 1),   # after the saved one
                                  value=max(int(config.get("epochs") or 1), epoch + 1),
                                  disabled=setting == "epochs")
         name = st.text_input("Name (optional)", max_chars=80, key=f"fork_name_{run.id}")
