@@ -58,12 +58,17 @@ def test_the_command_line_refuses_a_bad_setting_before_its_command(tmp_path):
         "error: CIFAR_TF_MAX_RUNS: 'lots' is not valid: expected an integer from 1 up to 1000"
 
 
-def test_the_app_refuses_a_bad_setting_as_it_starts(monkeypatch, tmp_path):
+@pytest.mark.parametrize("variable, value, refusal", [
+    ("CIFAR_TF_CLASS_SEATS", "**200**", "CIFAR_TF_CLASS_SEATS='**200**' is not valid: expected an integer from 1 "
+                                        "up to 100000"),
+    # The server passes KERAS_BACKEND on to its runs as CIFAR_TF_BACKEND: the refusal names what the user set.
+    ("KERAS_BACKEND", "torch", "KERAS_BACKEND='torch' is not valid: expected one of tensorflow, jax"),
+])
+def test_the_app_refuses_a_bad_setting_as_it_starts(monkeypatch, tmp_path, variable, value, refusal):
     monkeypatch.setenv("CIFAR_TF_RUNS_DIR", str(tmp_path))
-    monkeypatch.setenv("CIFAR_TF_CLASS_SEATS", "**200**")
+    monkeypatch.setenv(variable, value)
     at = open_app()
     assert not at.exception
     shown = [re.sub(r"\\(.)", r"\1", error.value) for error in at.error]   # as Markdown draws it: as typed
-    assert shown == ["The lab cannot start: CIFAR_TF_CLASS_SEATS='**200**' is not valid: expected an integer from 1 "
-                     "up to 100000. Change it where the server is started, then start it again."]
+    assert shown == [f"The lab cannot start: {refusal}. Change it where the server is started, then start it again."]
     assert not at.title   # no page ran
