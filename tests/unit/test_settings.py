@@ -1,5 +1,6 @@
 """Every CIFAR_TF_* setting refused the same way: a value it cannot hold is an error naming the
 variable, the value and what is allowed, at once as the app or a command starts; never ignored."""
+import os
 import re
 import subprocess
 import sys
@@ -67,7 +68,12 @@ def test_the_command_line_refuses_a_bad_setting_before_its_command(tmp_path):
 def test_the_app_refuses_a_bad_setting_as_it_starts(monkeypatch, tmp_path, variable, value, refusal):
     monkeypatch.setenv("CIFAR_TF_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv(variable, value)
-    at = open_app()
+    before = dict(os.environ)
+    try:
+        at = open_app()
+    finally:  # app.py hands KERAS_BACKEND on as CIFAR_TF_BACKEND: no later test may inherit 'torch'
+        os.environ.clear()
+        os.environ.update(before)
     assert not at.exception
     shown = [re.sub(r"\\(.)", r"\1", error.value) for error in at.error]   # as Markdown draws it: as typed
     assert shown == [f"The lab cannot start: {refusal}. Change it where the server is started, then start it again."]
