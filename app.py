@@ -6,7 +6,13 @@ This file only declares the pages; each page lays out widgets and charts, and th
 import streamlit as st
 
 from cifar_tf import hardware, settings
+from cifar_tf.views.formatting import escape_markdown
 
+try:  # every CIFAR_TF_* variable, read as the user set it: a mistyped one is refused by name below
+    settings.check_environment()
+    bad_setting = None
+except ValueError as bad:
+    bad_setting = bad
 # Before any page imports Keras: the server keeps TensorFlow for its pages and takes no GPU
 # memory (it builds models to check them); the runs it starts are placed on the GPUs.
 settings.keep_tensorflow_for_pages()
@@ -16,6 +22,10 @@ hardware.keep_gpus_free()
 # material one from fonts.gstatic.com, and a classroom may have no internet (the icons inside the
 # pages come from a font the server serves; tests/browser/test_offline.py checks both).
 st.set_page_config(page_title="CIFAR-10 Lab", page_icon="🧪", layout="wide")
+if bad_setting is not None:
+    st.error(escape_markdown(f"The lab cannot start: {bad_setting}.") + " Change it where the server is started, "
+             "then start it again.", icon=":material/error:")
+    st.stop()
 
 from pages import classmode  # noqa: E402 - after set_page_config: it reads the browser's seat
 from pages.common import run_manager, warm_up  # noqa: E402

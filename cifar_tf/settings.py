@@ -26,10 +26,14 @@ Set for training processes, before their backend starts (`set_training_environme
 `XLA_PYTHON_CLIENT_MEM_FRACTION`, `JAX_COMPILATION_CACHE_DIR` (`$CIFAR_TF_CACHE/jax`), `JAX_PLATFORMS`.
 
 Each function reads the environment when it is called, not at import, so a test or a command
-that sets a variable is obeyed at once.
+that sets a variable is obeyed at once. A value a variable cannot hold is refused, never ignored:
+`InvalidArgument` names the variable, the value and what is allowed, and `check_environment()`
+(called as the app and the command line start) reads them all.
 """
 import os
 from pathlib import Path
+
+from .validation import check_address, check_bool, check_choice, check_int
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_RUNS_DIR = PROJECT_DIR / "models"    # where the shipped demo run lives too
@@ -80,25 +84,22 @@ def runs_dir(given=None):
 
 
 def max_runs():
-    """`$CIFAR_TF_MAX_RUNS` as a positive integer, or None when unset or not one."""
-    value = _env("CIFAR_TF_MAX_RUNS")
-    return int(value) if value and value.isdigit() and int(value) > 0 else None
+    """`$CIFAR_TF_MAX_RUNS`: how many runs train at once, or None when unset (the run manager's default)."""
+    return _whole_number("CIFAR_TF_MAX_RUNS", None, 1, MAX_RUNS)
 
 
 def runs_per_gpu():
     """`$CIFAR_TF_RUNS_PER_GPU`: how many runs share one GPU (default RUNS_PER_GPU)."""
-    value = _env("CIFAR_TF_RUNS_PER_GPU")
-    if value is None:
-        return RUNS_PER_GPU
-    if not value.isdigit() or not 1 <= int(value) <= 64:
-        raise ValueError(f"CIFAR_TF_RUNS_PER_GPU={value!r} is not valid: expected a whole number from 1 to 64")
-    return int(value)
+    return _whole_number("CIFAR_TF_RUNS_PER_GPU", RUNS_PER_GPU, 1, MOST_RUNS_PER_GPU)
 
 
 # Fast-preset runs of a class sharing one H200 (docs/benchmarks.md, "A class on one GPU"): the
 # card's throughput flattens out above this many at once, and each run's memory share (1/8 of the
 # card) is far more than a CIFAR-10 run holds.
 RUNS_PER_GPU = 8
+MOST_RUNS_PER_GPU = 64
+# Far more runs at once than a lab of PCs holds; a typo (an extra zero or three) is refused.
+MAX_RUNS = 1000
 BACKENDS = ("tensorflow", "jax")
 
 
@@ -106,10 +107,9 @@ def train_backend():
     """The Keras backend training processes use: `$CIFAR_TF_BACKEND`, else `$KERAS_BACKEND`, else
     tensorflow. The app server itself always runs TensorFlow for its pages."""
     name = "CIFAR_TF_BACKEND" if _env("CIFAR_TF_BACKEND") else "KERAS_BACKEND"
-    value = (_env(name) or "tensorflow").strip().lower()
-    if value not in BACKENDS:
-        raise ValueError(f"{name}={_env(name)!r} is not valid: expected one of {', '.join(BACKENDS)}")
-    return value
+    value = _env(name) or "tensorflow"
+    check_choice(name, value.lower(), BACKENDS)
+    return value.lower()
 
 
 # Set by hide_gpus() for the processes this one starts: the GPUs they may be placed on.
@@ -159,9 +159,9 @@ def keep_tensorflow_for_pages():
 
 def standby_worker():
     """Whether the app keeps one worker process waiting, TensorFlow imported, for the next run:
-    `$CIFAR_TF_STANDBY_WORKER`, on unless 0/off/false/no. A run started from a page then shows
+    `$CIFAR_TF_STANDBY_WORKER`, on unless 0/off/false/no (another word is refused). A run started from a page then shows
     its first curve points about 7 s sooner, for about 1 GB of memory while nothing trains."""
-    return (_env("CIFAR_TF_STANDBY_WORKER") or "on").lower() not in ("0", "off", "false", "no")
+    return _switch("CIFAR_TF_STANDBY_WORKER", True)
 
 
 def teacher_code():
@@ -171,7 +171,7 @@ def teacher_code():
 
 def class_mode():
     """Whether the app runs for a class: `$CIFAR_TF_CLASS_MODE` is on, or a teacher code is set."""
-    return teacher_code() is not None or (_env("CIFAR_TF_CLASS_MODE") or "").lower() in ("1", "on", "true", "yes")
+    return _switch("CIFAR_TF_CLASS_MODE", False) or teacher_code() is not None
 
 
 # A class of thirty, several classes sharing a server, visitors: far below what slows a page
@@ -192,22 +192,41 @@ def class_joins_per_minute():
 
 
 def _whole_number(name, default, low, high):
+    """The variable as a whole number from `low` to `high`, `default` when unset."""
     value = _env(name)
-    if value is None:
-        return default
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise ValueError(f"{name}={value!r} is not valid: expected a whole number from {low} to {high}")
-    return int(value)
+    return default if value is None else check_int(name, value, low=low, high=high)
+
+
+def _switch(name, default):
+    """The variable as on or off (1/0, on/off, true/false, yes/no), `default` when unset."""
+    value = _env(name)
+    return default if value is None else check_bool(name, value)
 
 
 def ray_address():
     """`$CIFAR_TF_RAY_ADDRESS` (HOST:PORT of a Ray cluster's head), or None to train locally."""
-    return _env("CIFAR_TF_RAY_ADDRESS")
+    value = _env("CIFAR_TF_RAY_ADDRESS")
+    if value is not None:
+        check_address("CIFAR_TF_RAY_ADDRESS", value)
+    return value
+
+
+# Far more CPUs than one PC of a lab has: what one run asks of a Ray node.
+MOST_RAY_CPUS = 1024
 
 
 def ray_cpus_per_run():
-    """`$CIFAR_TF_RAY_CPUS` as given (the executor checks it), or None for the default."""
-    return _env("CIFAR_TF_RAY_CPUS")
+    """`$CIFAR_TF_RAY_CPUS`: CPUs a run asks of a Ray node without GPUs, or None for the default."""
+    return _whole_number("CIFAR_TF_RAY_CPUS", None, 1, MOST_RAY_CPUS)
+
+
+def check_environment():
+    """Read every setting above that can be wrong: the first bad one raises InvalidArgument naming
+    its variable. The app and the command line call it as they start, so a typo in a variable is
+    refused at once rather than when a page or a run first reads it."""
+    for read in (max_runs, runs_per_gpu, train_backend, standby_worker, class_mode, class_seats,
+                 class_joins_per_minute, ray_address, ray_cpus_per_run):
+        read()
 
 
 def tuner_role():

@@ -5,6 +5,7 @@ import streamlit as st
 
 from cifar_tf.labs import gradient_descent as gd
 from cifar_tf.validation import InvalidArgument
+from cifar_tf.views.bounds import widget_bounds
 from cifar_tf.views.labs import path_chart
 
 st.title("Gradient descent")
@@ -52,12 +53,14 @@ with controls:
     steps = st.select_slider("Steps", gd.STEP_CHOICES, key="gd_steps")
     with st.expander("Optimizer settings"):
         params = dict(
-            momentum=st.slider("Momentum β (momentum, Nesterov)", 0.0, 0.99, gd.OPTIMIZER_DEFAULTS["momentum"], 0.01,
-                               key="gd_momentum"),
-            beta1=st.slider("Adam β₁", 0.0, 0.99, gd.OPTIMIZER_DEFAULTS["beta1"], 0.01, key="gd_beta1"),
-            beta2=st.slider("Adam β₂", 0.9, 0.9999, gd.OPTIMIZER_DEFAULTS["beta2"], 0.0001, format="%.4f",
-                            key="gd_beta2"),
-            rho=st.slider("RMSprop ρ", 0.0, 0.99, gd.OPTIMIZER_DEFAULTS["rho"], 0.01, key="gd_rho"))
+            momentum=st.slider("Momentum β (momentum, Nesterov)", value=gd.OPTIMIZER_DEFAULTS["momentum"], step=0.01,
+                               key="gd_momentum", **widget_bounds(gd.LIMITS["momentum"])),
+            beta1=st.slider("Adam β₁", value=gd.OPTIMIZER_DEFAULTS["beta1"], step=0.01, key="gd_beta1",
+                            **widget_bounds(gd.LIMITS["beta1"])),
+            beta2=st.slider("Adam β₂", value=gd.OPTIMIZER_DEFAULTS["beta2"], step=0.0001, format="%.4f",
+                            key="gd_beta2", **widget_bounds(gd.LIMITS["beta2"])),
+            rho=st.slider("RMSprop ρ", value=gd.OPTIMIZER_DEFAULTS["rho"], step=0.01, key="gd_rho",
+                          **widget_bounds(gd.LIMITS["rho"])))
 
 try:
     starts = gd.parse_points(starts_text)

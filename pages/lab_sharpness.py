@@ -5,11 +5,13 @@ import streamlit as st
 
 from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound
 from cifar_tf.labs import measures, sam_pairs
+from cifar_tf.labs.sharpness import LIMITS
 from cifar_tf.models.registry import ARCHITECTURES
 from cifar_tf.runs.store import ACTIVE_STATUSES, FINISHED_STATUSES
 from cifar_tf.training.config import OPTIMIZERS
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import labs as charts
+from cifar_tf.views.bounds import widget_bounds
 from cifar_tf.views.formatting import escape_markdown
 from pages.classmode import challenge_refusal
 from pages.common import list_runs, run_label, run_manager
@@ -32,18 +34,18 @@ with st.expander("Train a pair: one network, with and without SAM", expanded=not
                  icon=":material/model_training:"):
     with st.form("sam_pair_form", border=False):
         arch_col, epochs_col, images_col, val_col = st.columns(4)
-        start, offer = sam_pairs.PAIR_DEFAULTS, sam_pairs.PAIR_CHOICES
+        start, offer, limits = sam_pairs.PAIR_DEFAULTS, sam_pairs.PAIR_CHOICES, sam_pairs.PAIR_LIMITS
         names = list(ARCHITECTURES)
         arch = arch_col.selectbox("Architecture", names, index=names.index(start["arch"]))
-        epochs = epochs_col.number_input("Epochs", 1, 200, start["epochs"])
+        epochs = epochs_col.number_input("Epochs", value=start["epochs"], **widget_bounds(limits["epochs"]))
         train_limit = images_col.select_slider("Training images", offer["train_limit"], start["train_limit"])
         val_size = val_col.select_slider("Validation images", offer["val_size"], start["val_size"])
         opt_col, lr_col, seed_col, rho_col = st.columns(4)
         optimizer = opt_col.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(start["optimizer"]))
         lr = lr_col.select_slider("Learning rate", offer["lr"], start["lr"])
-        seed = seed_col.number_input("Seed", 0, 2**31 - 1, start["seed"],
+        seed = seed_col.number_input("Seed", value=start["seed"], **widget_bounds(limits["seed"]),
                                      help="Both runs use it: same start, same batches.")
-        rho = rho_col.slider("SAM radius ρ", 0.01, 0.5, start["rho"], 0.01,
+        rho = rho_col.slider("SAM radius ρ", value=start["rho"], step=0.01, **widget_bounds(limits["rho"], smallest=0.01),
                              help="How far uphill SAM looks before each step. 0.05 is the paper's default.")
         st.caption("Both runs are queued and train one after the other. SAM computes two gradients per "
                    "step, so its run takes about twice as long.")
@@ -138,7 +140,8 @@ left = left_col.selectbox("Run", list(by_id), index=list(by_id).index(defaults[0
                           format_func=lambda i: run_label(by_id[i]))
 right = right_col.selectbox("against", list(by_id), index=list(by_id).index(defaults[-1].id),
                             key=f"sam_right_{suffix}", format_func=lambda i: run_label(by_id[i]))
-measure_rho = rho_col.number_input("ρ for measuring", 0.001, 2.0, 0.05, 0.01, format="%.3f", key="sam_measure_rho",
+measure_rho = rho_col.number_input("ρ for measuring", value=measures.SHARPNESS_DEFAULTS["rho"], step=0.01, format="%.3f",
+                                   key="sam_measure_rho", **widget_bounds(LIMITS["rho"], smallest=0.001),
                                    help="Radius of the ball searched for the worst loss around the weights.")
 chosen = [by_id[left]] + ([by_id[right]] if right != left else [])
 

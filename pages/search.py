@@ -11,6 +11,7 @@ from cifar_tf.search import space as spaces
 from cifar_tf.search.space import OBJECTIVE, TUNER_LABELS
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import search as report
+from cifar_tf.views.bounds import widget_bounds
 from cifar_tf.views.formatting import escape_markdown, plural
 from pages.common import data_dir, run_manager, runs_dir, viewer
 from pages.search_best import train_best
@@ -89,19 +90,20 @@ with st.expander("Start a new search", expanded=not searches, icon=":material/ad
     st.markdown("**Budget**")
     c1, c2, c3, c4, c5 = st.columns(5)
     epochs = c2.number_input("Most epochs per trial" if tuner == "hyperband" else "Epochs per trial",
-                             min_value=1, max_value=1000, step=1, key=f"search_epochs_{choice}",
+                             step=1, key=f"search_epochs_{choice}", **widget_bounds(store.BUDGET_LIMITS["epochs"]),
                              value=space["epochs"] if space else 3)
     rounds = spaces.hyperband_rounds(epochs)
     per_iteration = sum(trials for trials, _ in rounds)
     # Keyed by the epochs too for Hyperband, whose default (one full iteration) follows them.
     trials_key = f"search_trials_{choice}_{tuner}" + (f"_{epochs}" if tuner == "hyperband" else "")
-    max_trials = c1.number_input("Trials at most", min_value=1, max_value=10000, step=1, key=trials_key,
+    max_trials = c1.number_input("Trials at most", step=1, key=trials_key, **widget_bounds(store.BUDGET_LIMITS["max_trials"]),
                                  value=per_iteration if tuner == "hyperband" else 10)
     limits = [500, 1000, 2000, 5000, 10000, 20000, 0]
     train_limit = c3.selectbox("Training images", limits, index=limits.index(5000), key="search_train_limit",
                                format_func=lambda n: "all" if n == 0 else f"{n:,}",
                                help="A stratified subset of the training split: trials go faster.")
-    val_size = c4.number_input("Validation images", min_value=10, step=100, value=1000, key="search_val_size",
+    val_size = c4.number_input("Validation images", step=100, value=1000, key="search_val_size",
+                               **widget_bounds(store.BUDGET_LIMITS["val_size"]),
                                help="Taken from the training split; every trial is scored on the same ones.")
     minutes = c5.number_input("Time limit (minutes)", min_value=0, step=5, value=30, key="search_minutes",
                               help="The search stops when it is reached; 0 means no limit.")

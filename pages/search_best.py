@@ -5,7 +5,9 @@ from cifar_tf.runs.repeats import MAX_REPEATS, submit_repeats
 from cifar_tf.search import results
 from cifar_tf.search.space import OBJECTIVE
 from cifar_tf.validation import InvalidArgument
+from cifar_tf.training.config import LIMITS
 from cifar_tf.views import search as report
+from cifar_tf.views.bounds import widget_bounds
 from cifar_tf.views.formatting import escape_markdown
 from pages.classmode import challenge_refusal
 from pages.common import run_manager
@@ -18,7 +20,7 @@ def train_best(search, best):
                 "A full training uses every training image (the same validation images still held out) and as "
                 "many epochs as you choose.")
     c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="bottom")
-    epochs = c1.number_input("Epochs", min_value=1, max_value=1000, value=search.space["epochs"],
+    epochs = c1.number_input("Epochs", value=search.space["epochs"], **widget_bounds(LIMITS["epochs"]),
                              key=f"search_best_epochs_{search.id}")
     repeats = c2.number_input("Repeat ×", min_value=1, max_value=MAX_REPEATS, value=1, key=f"search_best_repeats_{search.id}",
                               help="Train it N times with different seeds: is its lead more than seed noise?")

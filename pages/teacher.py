@@ -1,6 +1,6 @@
 import streamlit as st
 
-from cifar_tf.classroom.challenge import EDITABLE, new_challenge
+from cifar_tf.classroom.challenge import CHALLENGE_LIMITS, EDITABLE, new_challenge
 from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.classroom.links import config_from_link
 from cifar_tf.models.registry import ARCHITECTURES
@@ -8,6 +8,7 @@ from cifar_tf.runs.store import ACTIVE_STATUSES
 from cifar_tf.training.presets import PRESETS, preset_config
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import train_form as form
+from cifar_tf.views.bounds import widget_bounds
 from cifar_tf.views.class_form import FormRules
 from cifar_tf.views.classroom import queue_table, seats_table
 from cifar_tf.views.formatting import escape_markdown, run_label
@@ -68,11 +69,12 @@ with challenge_tab:
         editable = st.multiselect("Students may change", list(EDITABLE), default=["learning rate", "epochs"],
                                   help="Everything else is hidden on their Train page and fixed on the server.")
         c1, c2, c3 = st.columns(3)
-        max_epochs = c1.number_input("Most epochs (0: no limit)", min_value=0, max_value=1000, value=5, step=1)
+        max_epochs = c1.number_input("Most epochs (0: no limit)", value=5, step=1,
+                                     **widget_bounds(CHALLENGE_LIMITS["max_epochs"], smallest=0))
         max_images = c2.selectbox("Most training images", [0, *form.TRAIN_LIMITS[:-1]], index=0,
                                   format_func=lambda n: "no limit" if n == 0 else f"{n:,}")
-        minutes = c3.number_input("Time budget per run (minutes, 0: none)", min_value=0.0, max_value=600.0,
-                                  value=0.0, step=0.5, help="A run is stopped after this much training, and scored.")
+        minutes = c3.number_input("Time budget per run (minutes, 0: none)", min_value=0.0, value=0.0, step=0.5,
+                                  max_value=CHALLENGE_LIMITS["time_budget_s"].high / 60, help="A run is stopped after this much training, and scored.")
         archs = st.multiselect("Architectures allowed (none picked: any)", list(ARCHITECTURES),
                                help="Applies when students may change the architecture.")
         submitted = st.form_submit_button("Set the challenge", type="primary", icon=":material/flag:")

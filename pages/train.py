@@ -101,8 +101,8 @@ with setup:
     if optimizer == "sgd":
         c2.checkbox("Nesterov", key="cfg_nesterov")
     if schedule in ("cosine", "onecycle"):
-        c3.number_input("Warm-up epochs", min_value=0.0, max_value=float(st.session_state.cfg_epochs),
-                        format="%.4g", key="cfg_warmup_epochs")
+        c3.number_input("Warm-up epochs", format="%.4g", key="cfg_warmup_epochs",
+                        **form.number_bounds("warmup_epochs", high=st.session_state.cfg_epochs))
     if schedule in ("step", "exponential", "drop"):
         c2.number_input("Decay every (epochs)", format="%.4g", key="cfg_decay_every", **form.number_bounds("decay_every"))
         c3.number_input("Decay factor", format="%.4g", key="cfg_decay_factor", **form.number_bounds("decay_factor"))
@@ -114,15 +114,14 @@ with setup:
         c2.number_input("Label smoothing", format="%.4g", key="cfg_label_smoothing",
                         **form.number_bounds("label_smoothing"))
         if c1.checkbox("Set dropout", key="cfg_dropout_on", help="Otherwise the architecture's own"):
-            c2.slider("Dropout", 0.0, 0.9, step=0.05, key="cfg_dropout")
+            c2.slider("Dropout", step=0.05, key="cfg_dropout", **form.number_bounds("dropout"))
         gate(st, rules).text_input("Augmentation", key="cfg_augment",
                                    help="A preset (" + ", ".join(AUGMENT_PRESETS) + ") and/or settings like "
                                         "flip,crop=4,rotation=15,cutout=8")
         c1, c2 = gate(st.columns(2), rules)
         if c1.toggle("SAM", key="cfg_sam", help="Sharpness-aware minimisation: two passes per step, "
                                                  "seeking flat minima (Foret et al. 2020)."):
-            c2.number_input("SAM rho", min_value=0.001, format="%.4g", key="cfg_sam_rho",
-                            max_value=float(form.number_bounds("sam_rho")["max_value"]))
+            c2.number_input("SAM rho", format="%.4g", key="cfg_sam_rho", **form.number_bounds("sam_rho"))
         c1.number_input("Early stopping", step=1, key="cfg_early_stopping", **form.number_bounds("early_stopping"),
                         help="Patience in epochs on validation accuracy, best weights restored; 0 is off.")
         if pretrained(arch):

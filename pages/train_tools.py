@@ -10,16 +10,19 @@ from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.classroom.knobs import knob_problem, knob_state, set_knobs, who
 from cifar_tf.runs.control import saved_epochs
 from cifar_tf.runs.store import RunNotFound, load_run
-from cifar_tf.training.config import LIMITS
+from cifar_tf.training.config import LIMITS as RUN_LIMITS
 from cifar_tf.training.fork import FORK_SETTINGS, fork_run, unforkable_reason
-from cifar_tf.training.lrfind import RangeTest, is_range_test, submit_range_test
+from cifar_tf.training.lrfind import LIMITS as RANGE_LIMITS, RangeTest, is_range_test, submit_range_test
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views.formatting import escape_markdown, run_label
 from cifar_tf.views.lrfind import range_chart, range_tests, result, suggestion_text
+from cifar_tf.views.bounds import widget_bounds
 from cifar_tf.views.train_form import number_bounds
 from pages.common import classroom, list_runs, run_manager, runs_dir, viewer
 
 REFUSED = (InvalidArgument, NotAllowed, RunNotFound, ValueError, RuntimeError, OSError)
+DEFAULT_TEST = RangeTest()
+SMALLEST_RATE = 1e-10   # the least rate the range test's boxes offer (a rate must be above 0)
 
 
 # --- the learning-rate finder -----------------------------------------------------------------
@@ -32,9 +35,12 @@ def lr_finder(config, rules):
                    "rate rises exponentially, step by step, and stops once the loss blows up (Smith's range test, "
                    "fastai's `lr_find`). It saves no model.")
         c1, c2, c3 = st.columns(3)
-        c1.number_input("From", min_value=1e-10, max_value=1.0, value=1e-7, format="%.0e", key="lrfind_start")
-        c2.number_input("To", min_value=1e-6, max_value=100.0, value=10.0, format="%g", key="lrfind_end")
-        c3.number_input("Steps", min_value=20, max_value=2000, value=100, step=10, key="lrfind_steps")
+        c1.number_input("From", value=DEFAULT_TEST.start_lr, format="%.0e", key="lrfind_start",
+                        **widget_bounds(RANGE_LIMITS["start_lr"], smallest=SMALLEST_RATE))
+        c2.number_input("To", value=DEFAULT_TEST.end_lr, format="%g", key="lrfind_end",
+                        **widget_bounds(RANGE_LIMITS["end_lr"], smallest=SMALLEST_RATE))
+        c3.number_input("Steps", value=DEFAULT_TEST.steps, step=10, key="lrfind_steps",
+                        **widget_bounds(RANGE_LIMITS["steps"]))
         problem = "Fix the settings above first." if config is None else None
         if config is not None and config.recipe != "keras":
             problem = ("The airbench recipe's rate is on a summed loss with a schedule of its own: "
@@ -107,8 +113,11 @@ def _range_view(run_id, active, may_set):
 
 def _form_rate(rate):
     """A suggested rate as the form's box takes it: two significant digits, within its bounds."""
-    bounds = number_bounds("lr")
-    return min(bounds["max_value"], max(bounds["min_value"], float(f"{rate:.2g}")))
+    return _within(float(f"{rate:.2g}"), number_bounds("lr"))
+
+
+def _within(value, bounds):
+    return min(bounds["max_value"], max(bounds["min_value"], value))
 
 
 # --- a watched run's knobs and forks ----------------------------------------------------------
@@ -124,11 +133,9 @@ def run_knobs(run, read_only):
         key = f"knob_lr_{run.id}"
         if key not in st.session_state or st.session_state.get(f"{key}_asked") != state["lr"]:
             st.session_state[f"{key}_asked"] = state["lr"]
-            st.session_state[key] = min(float(LIMITS["lr"].high), max(number_bounds("lr")["min_value"],
-                                                                       float(state["lr"] or 1e-3)))
+            st.session_state[key] = _within(float(state["lr"] or 1e-3), number_bounds("lr"))
         c1, c2, c3 = st.columns([3, 2, 2], vertical_alignment="bottom")
-        c1.number_input("Learning rate now", key=key, format="%.4g", min_value=number_bounds("lr")["min_value"],
-                        max_value=float(LIMITS["lr"].high),
+        c1.number_input("Learning rate now", key=key, format="%.4g", **number_bounds("lr"),
                         help="From the next step on; a schedule keeps its shape, scaled to this base rate. "
                              "The change is marked on the curves.")
         c2.button("Set", key=f"knob_set_{run.id}", icon=":material/tune:", on_click=_turn,
@@ -164,7 +171,8 @@ def _fork_popover(run, config):
         epoch = st.selectbox("From the end of epoch", saved[::-1], key=f"fork_epoch_{run.id}")
         setting = st.selectbox("Change", FORK_SETTINGS, key=f"fork_setting_{run.id}")
         value = st.text_input("To", key=f"fork_value_{run.id}", placeholder=f"now {config.get(setting)}")
-        epochs = st.number_input("Epochs in all", min_value=epoch + 1, step=1, key=f"fork_epochs_{run.id}_{epoch}",
+        epochs = st.number_input("Epochs in all", step=1, key=f"fork_epochs_{run.id}_{epoch}",
+                                 **widget_bounds(RUN_LIMITS["epochs"], smallest=epoch + 1),   # after the saved one
                                  value=max(int(config.get("epochs") or 1), epoch + 1),
                                  disabled=setting == "epochs")
         name = st.text_input("Name (optional)", max_chars=80, key=f"fork_name_{run.id}")

@@ -41,6 +41,7 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     for name in ("CIFAR10_DIR", "CIFAR_TF_RUNS_DIR", "CIFAR10_URL", "CIFAR10_MD5", "CIFAR_TF_MAX_RUNS",
                  "CIFAR_TF_CLASS_MODE", "CIFAR_TF_TEACHER_CODE", "CIFAR_TF_RUNS_PER_GPU", "CIFAR_TF_BACKEND",
+                 "CIFAR_TF_CLASS_SEATS", "CIFAR_TF_CLASS_JOINS_PER_MINUTE", "CIFAR_TF_RAY_ADDRESS", "CIFAR_TF_RAY_CPUS",
                  # A run manager hides the GPUs from its own process (hardware.keep_gpus_free): undone.
                  "CUDA_VISIBLE_DEVICES", "CIFAR_TF_RUN_GPUS", "JAX_PLATFORMS"):
         monkeypatch.delenv(name, raising=False)

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from ..models.registry import ARCHITECTURES
 from ..runs.files import now
-from ..training.config import TrainConfig
-from ..validation import InvalidArgument, check_int
+from ..training.config import FIELD_NAMES, LIMITS, TrainConfig
+from ..validation import InvalidArgument, Limit
 from .folder import NotAllowed
 
 CHALLENGE_FILE = "challenge.json"
@@ -47,7 +47,12 @@ EDITABLE = {
     "validation images": ("val_size",),
     "seed": ("seed",),
 }
-CONFIG_FIELDS = tuple(f.name for f in fields(TrainConfig))
+# What a challenge's limits may hold (0 or None: no limit); the Teacher page's widgets read them too.
+CHALLENGE_LIMITS = {
+    "max_epochs": LIMITS["epochs"],
+    "max_train_images": Limit(int, 100, None),
+    "time_budget_s": Limit(int, 10, 24 * 3600),   # a lesson's worth at most
+}
 
 
 @dataclass(frozen=True)
@@ -95,11 +100,9 @@ def new_challenge(title, base, *, editable=(), max_epochs=None, max_train_images
     unknown = [group for group in editable if group not in EDITABLE]
     if unknown:
         raise InvalidArgument("editable", unknown[0], "one of " + ", ".join(EDITABLE))
-    limits = {"max_epochs": None if max_epochs in (None, 0) else check_int("max_epochs", max_epochs, low=1, high=1000),
-              "max_train_images": None if max_train_images in (None, 0)
-              else check_int("max_train_images", max_train_images, low=100),
-              "time_budget_s": None if time_budget_s in (None, 0)
-              else check_int("time_budget_s", time_budget_s, low=10, high=24 * 3600)}
+    given = {"max_epochs": max_epochs, "max_train_images": max_train_images, "time_budget_s": time_budget_s}
+    limits = {name: None if value in (None, 0) else CHALLENGE_LIMITS[name].check(name, value)
+              for name, value in given.items()}
     if archs:
         bad = [name for name in archs if name not in ARCHITECTURES]
         if bad:
@@ -147,7 +150,7 @@ def apply(challenge, config):
     """`config` with every setting the challenge fixes put back to its starting value."""
     base, open_fields = challenge.base, challenge.open_fields()
     values = config.to_dict()
-    for name in CONFIG_FIELDS:
+    for name in FIELD_NAMES:
         if name not in open_fields and name != "arch_params":
             values[name] = base[name]
     if "arch_params" not in open_fields:
@@ -162,7 +165,7 @@ def clamp(challenge, config):
     the server still checks every submission (`admit`)."""
     before = config.to_dict()
     values = apply(challenge, config).to_dict()
-    reasons = {name: "the challenge fixes it" for name in CONFIG_FIELDS if not _same(before[name], values[name])}
+    reasons = {name: "the challenge fixes it" for name in FIELD_NAMES if not _same(before[name], values[name])}
     if challenge.archs and values["arch"] not in challenge.archs:
         base_arch = challenge.base["arch"]
         values["arch"] = base_arch if base_arch in challenge.archs else challenge.archs[0]
@@ -184,7 +187,7 @@ def clamp(challenge, config):
         values["warmup_epochs"] = values["epochs"]
         reasons["warmup_epochs"] = "no longer than the epochs"
     changes = [f"{name} {_shown_setting(name, before[name])} -> {_shown_setting(name, values[name])} "
-               f"({reasons[name]})" for name in CONFIG_FIELDS
+               f"({reasons[name]})" for name in FIELD_NAMES
                if name in reasons and not _same(before[name], values[name])]
     return TrainConfig(**values), changes
 
@@ -194,7 +197,7 @@ def problems(challenge, config):
     found = []
     config = config.to_dict()
     fixed = apply(challenge, TrainConfig(**config)).to_dict()
-    for name in CONFIG_FIELDS:
+    for name in FIELD_NAMES:
         if not _same(config[name], fixed[name]):
             found.append(f"{name} is fixed at {_shown(fixed[name])} (this run asks for {_shown(config[name])})")
     total_epochs = config["epochs"] + config["fine_tune_epochs"]

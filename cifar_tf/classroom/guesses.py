@@ -38,12 +38,6 @@ class Guesses:
         self.folder = folder
         self.clock = clock
 
-    def wait_left(self, key=None):
-        """Seconds before `key` (a seat, or None: a browser without one) may try again (0: now)."""
-        attempts = self.folder.read(ATTEMPTS_FILE, {})
-        return max(0.0, *(_number(entry.get("until")) - self.clock()
-                           for entry in (self._entry(attempts, key), self._class_entry(attempts))))
-
     def attempt(self, key, check, *, what="code", resets_class=False):
         """`check()`'s answer when it is right (truthy); NotAllowed when it is wrong, or when
         `key` (a seat; None for a browser without one) or the class must wait first.

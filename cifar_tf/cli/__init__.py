@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 
+from .. import settings
 from ..validation import InvalidArgument
 from . import bench, classroom, data, instruments, labs, lrfind, reports, runs, search, train
 from .common import EXIT_ERROR, EXIT_USAGE, flag_name, message
@@ -23,6 +24,7 @@ def main(argv=None):
         parser.print_help()
         return EXIT_USAGE
     try:
+        settings.check_environment()
         return args.handler(args) or 0
     except InvalidArgument as error:
         print(f"error: {flag_name(error.name)}: {error.value!r} is not valid: expected {error.allowed}",

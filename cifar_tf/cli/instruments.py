@@ -10,10 +10,9 @@ def _dataset(args):
 
 def calibration(run, args):
     """The run's calibration report (see evaluation.calibration.run_calibration)."""
-    from ..evaluation.calibration import run_calibration
-    from ..validation import check_int
+    from ..evaluation.calibration import BINS, run_calibration
 
-    return run_calibration(run, _dataset(args), n_bins=check_int("bins", args.bins, low=1, high=100))
+    return run_calibration(run, _dataset(args), n_bins=BINS.check("bins", args.bins))
 
 
 def print_calibration(report):

@@ -3,13 +3,12 @@ from .common import command, data_flags, print_json, runs_flag, table
 
 
 def cmd_gd(args):
-    from ..labs.gradient_descent import descend, get_function, parse_point, summarize
-    from ..validation import check_float, check_int
+    from ..labs.gradient_descent import LIMITS, descend, get_function, parse_point, summarize
 
     function = get_function(args.function)
     start = parse_point(args.start) if args.start is not None else function.start
-    lr = check_float("lr", args.lr if args.lr is not None else function.lr, low=0, high=100, low_open=True)
-    steps = check_int("steps", args.steps if args.steps is not None else function.steps, low=0, high=1_000_000)
+    lr = LIMITS["lr"].check("lr", args.lr if args.lr is not None else function.lr)
+    steps = LIMITS["steps"].check("steps", args.steps if args.steps is not None else function.steps)
     path = descend(function, start, args.optimizer, lr, steps, momentum=args.momentum)
     result = {"function": function.name, "optimizer": args.optimizer, "start": [float(v) for v in start],
               "lr": lr, "requested_steps": steps, **summarize(function, path, steps)}

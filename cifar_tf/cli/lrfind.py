@@ -38,9 +38,15 @@ def add_commands(commands):
     lrfind = command(commands, "lrfind", cmd_lrfind, "a learning-rate range test: train briefly while the rate rises "
                                                      "exponentially, and suggest one")
     train_flags(lrfind)
-    lrfind.add_argument("--start-lr", type=float, default=1e-7, metavar="RATE", help="the first rate (default 1e-7)")
-    lrfind.add_argument("--end-lr", type=float, default=10.0, metavar="RATE", help="the last rate (default 10)")
-    lrfind.add_argument("--steps", type=int, default=100, metavar="N", help="steps from the first to the last (100)")
-    lrfind.add_argument("--divergence", type=float, default=4.0, metavar="X",
-                        help="stop once the smoothed loss passes X times its best (4)")
+    from ..training.lrfind import RangeTest   # light: no Keras
+
+    default = RangeTest()   # the flags' defaults; RangeTest.validated checks them against lrfind.LIMITS
+    lrfind.add_argument("--start-lr", type=float, default=default.start_lr, metavar="RATE",
+                        help=f"the first rate (default {default.start_lr:g})")
+    lrfind.add_argument("--end-lr", type=float, default=default.end_lr, metavar="RATE",
+                        help=f"the last rate (default {default.end_lr:g})")
+    lrfind.add_argument("--steps", type=int, default=default.steps, metavar="N",
+                        help=f"steps from the first to the last ({default.steps})")
+    lrfind.add_argument("--divergence", type=float, default=default.divergence, metavar="X",
+                        help=f"stop once the smoothed loss passes X times its best ({default.divergence:g})")
     lrfind.add_argument("--json", action="store_true", help="print the suggestions and every point as JSON")

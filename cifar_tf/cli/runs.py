@@ -99,9 +99,9 @@ def _json_rows(frame):
 
 def check_ray_flag(args):
     if args.ray is not None:
-        from ..runs.ray_cluster import check_address
+        from ..validation import check_address
 
-        check_address(args.ray, "ray")
+        check_address("ray", args.ray)
 
 
 def cmd_runs_wait(args):
@@ -197,10 +197,11 @@ def resolve_model_path(run_or_path, runs_dir=None):
 
 
 def cmd_predict(args):
+    from .. import NUM_CLASSES
     from ..evaluation.predict import load_model, predict_files
     from ..validation import check_int
 
-    check_int("top_k", args.top_k, low=1, high=10)
+    check_int("top_k", args.top_k, low=1, high=NUM_CLASSES)   # before the model loads; predict_files checks it too
     model = load_model(resolve_model_path(args.run, args.runs_dir))
     results = predict_files(model, args.images, top_k=args.top_k, tta=args.tta)
     if args.json:

@@ -5,7 +5,7 @@ import sys
 
 from ..search import results, store
 from ..search import space as spaces
-from ..validation import InvalidArgument, check_choice, check_int
+from ..validation import InvalidArgument, check_choice
 from .common import EXIT_ERROR, command, data_flags, fmt, print_json, runs_flag, table
 
 SEARCH_BUDGET = ("max_trials", "epochs", "train_limit", "val_size", "time_limit")
@@ -15,7 +15,7 @@ def _search_settings(args):
     """The search flags given on the command line, checked (no TensorFlow yet); absent ones left out."""
     settings = {key: getattr(args, key) for key in SEARCH_BUDGET if getattr(args, key) is not None}
     space = spaces.load_space(args.space) if args.space is not None else None
-    epochs = None if settings.get("epochs") is None else check_int("epochs", settings["epochs"], low=1, high=1000)
+    epochs = None if settings.get("epochs") is None else store.BUDGET_LIMITS["epochs"].check("epochs", settings["epochs"])
     trials = spaces.default_max_trials(args.space, space, args.tuner, epochs) if space else 10
     defaults = dict(max_trials=trials, epochs=space["epochs"] if space else 10, train_limit=0, val_size=None,
                     time_limit=0)

@@ -20,9 +20,10 @@ import numpy as np
 from .. import CLASS_NAMES
 from ..data.cifar10 import split_train_val, stratified_subset
 from ..runs.outputs import load_probabilities
-from ..validation import check_int
+from ..validation import Limit, check_int
 
 DEFAULT_BINS = 10
+BINS = Limit(int, 1, 100)   # the reliability diagram's bins: the check's and the command line's
 # One number is fitted: 2,000 validation images pin it down as well as 5,000, in 2/5 of the time.
 VALIDATION_IMAGES = 2000
 TEMPERATURE_BOUNDS = (0.05, 20.0)
@@ -43,7 +44,7 @@ def reliability_bins(probabilities, labels, n_bins=DEFAULT_BINS):
     """One dict per equal-width bin of top-class confidence, (lower, upper] (the first bin also
     holds 0): `lower`, `upper`, `count`, `confidence` (mean) and `accuracy`, both None when empty."""
     probabilities, labels = _checked(probabilities, labels)
-    n_bins = check_int("bins", n_bins, low=1, high=100)
+    n_bins = BINS.check("bins", n_bins)
     confidence = probabilities.max(axis=1) if len(labels) else np.empty(0)
     correct = probabilities.argmax(axis=1) == labels if len(labels) else np.empty(0, bool)
     index = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)

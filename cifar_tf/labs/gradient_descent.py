@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..validation import InvalidArgument, check_choice, check_float, check_int
+from ..validation import InvalidArgument, Limit, check_choice, check_int
 
 # Beyond this distance from the origin a path counts as diverged: it is cut there, so a too-large
 # learning rate shows as a path flying off the plot instead of overflowing to inf.
@@ -142,6 +142,16 @@ OPTIMIZER_FORMULAS = {
 # The defaults of keras.optimizers, so the playground behaves like training does: `descend`'s,
 # the page's sliders' and the command line's.
 OPTIMIZER_DEFAULTS = dict(momentum=0.9, beta1=0.9, beta2=0.999, rho=0.9, epsilon=1e-7)
+# What `descend`'s settings may hold: read by its check, the command line and the page's sliders.
+LIMITS = {
+    "lr": Limit(float, 0, 100, low_open=True),
+    "steps": Limit(int, 0, 1_000_000),
+    "momentum": Limit(float, 0.0, 0.99),    # at 1 nothing damps the velocity: the path never settles
+    "beta1": Limit(float, 0.0, 0.99),
+    "beta2": Limit(float, 0.9, 0.9999),     # below 0.9 Adam's step size jumps with every gradient
+    "rho": Limit(float, 0.0, 0.99),
+    "epsilon": Limit(float, 0, 1, low_open=True),
+}
 
 
 def get_function(name):
@@ -182,13 +192,9 @@ def descend(function, start, optimizer="sgd", lr=0.01, steps=1000, *, momentum=N
                                             for key, value in given.items())
     function = get_function(function) if isinstance(function, str) else function
     optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-    lr = check_float("lr", lr, low=0, high=100, low_open=True)
-    steps = check_int("steps", steps, low=0, high=1_000_000)
-    momentum = check_float("momentum", momentum, low=0, high=0.999)
-    beta1 = check_float("beta1", beta1, low=0, high=0.9999)
-    beta2 = check_float("beta2", beta2, low=0, high=0.99999)
-    rho = check_float("rho", rho, low=0, high=0.9999)
-    epsilon = check_float("epsilon", epsilon, low=0, high=1, low_open=True)
+    lr, steps, momentum, beta1, beta2, rho, epsilon = (
+        LIMITS[name].check(name, value) for name, value in
+        dict(lr=lr, steps=steps, momentum=momentum, beta1=beta1, beta2=beta2, rho=rho, epsilon=epsilon).items())
 
     p = parse_point(start)
     path = np.empty((steps + 1, 2))

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..runs.files import atomic_write_json, now
-from ..validation import check_choice, check_float, check_int
-from .sharpness import Objective, landscape_1d, landscape_2d, objective_sharpness, objective_top_eigenvalue
+from ..validation import check_choice
+from .sharpness import LIMITS, Objective, landscape_1d, landscape_2d, objective_sharpness, objective_top_eigenvalue
 
 SHARPNESS_FILE = "sharpness.json"
 FORMAT_VERSION = 1
@@ -28,8 +28,8 @@ def fixed_batches(run, *, batches=4, batch_size=128, seed=0, data_dir=None):
     from ..training.config import TrainConfig
     from ..training.run import prepare_data
 
-    batches = check_int("batches", batches, low=1, high=1000)
-    batch_size = check_int("batch_size", batch_size, low=1, high=8192)
+    batches = LIMITS["batches"].check("batches", batches)
+    batch_size = LIMITS["batch_size"].check("batch_size", batch_size)
     config = TrainConfig.from_dict(run.record.get("config") or {})
     data = prepare_data(config, _data_dir(run, data_dir))
     x, y = data["x_train"], data["y_train"]
@@ -74,19 +74,7 @@ def _full_settings(kind, settings):
         raise TypeError(f"unknown setting {sorted(unknown)[0]!r} for {kind}")
     settings = {**defaults, **{k: v for k, v in settings.items() if v is not None}}
     # Checked and coerced here, so "0.05" from a command line and 0.05 share one cache entry.
-    return {key: _SETTING_CHECKS[key](key, value) for key, value in settings.items()}
-
-
-_SETTING_CHECKS = {
-    "rho": lambda name, value: check_float(name, value, low=0, high=10, low_open=True),
-    "span": lambda name, value: check_float(name, value, low=0, high=100, low_open=True),
-    "steps": lambda name, value: check_int(name, value, low=1, high=100),
-    "iterations": lambda name, value: check_int(name, value, low=1, high=1000),
-    "batches": lambda name, value: check_int(name, value, low=1, high=1000),
-    "batch_size": lambda name, value: check_int(name, value, low=1, high=8192),
-    "seed": lambda name, value: check_int(name, value, low=0, high=2**31 - 1),
-    "points": lambda name, value: check_int(name, value, low=2, high=101),
-}
+    return {key: LIMITS[key].check(key, value) for key, value in settings.items()}
 
 
 def _read_cache(run):

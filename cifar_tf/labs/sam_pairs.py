@@ -5,8 +5,9 @@ import time
 from dataclasses import replace
 
 from ..runs.store import clean_name
+from ..training.config import LIMITS
 from ..training.presets import preset_config
-from ..validation import check_float
+from ..validation import Limit
 from .measures import cached
 
 # The "Train a pair" form: where it starts, and what it offers. A pair of short runs on a subset,
@@ -15,6 +16,10 @@ PAIR_DEFAULTS = dict(arch="simple_cnn", epochs=3, train_limit=5000, val_size=100
                      seed=0, rho=0.05)
 PAIR_CHOICES = dict(train_limit=(1000, 2000, 5000, 10000, 20000, 45000), val_size=(500, 1000, 2000, 5000),
                     lr=(1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1))
+# What the form offers and `pair_configs` accepts: a run's limits, but short, and SAM's radius around
+# the paper's 0.05 (a pair with rho far above 0.5 only shows SAM failing to train).
+PAIR_LIMITS = {"epochs": LIMITS["epochs"]._replace(high=200), "seed": LIMITS["seed"],
+               "rho": Limit(float, 0, 0.5, low_open=True)}
 PAIR_TAG = "sam_pair"
 # The settings the form chooses, and the values it offers for each (None: any): under a class
 # challenge, "Train both" is disabled only when no choice of these could pass (`challenge.refusal`).
@@ -29,7 +34,8 @@ def pair_config(**settings):
 
 def pair_configs(config, rho):
     """The same validated TrainConfig twice: without SAM and with SAM of radius `rho`."""
-    rho = check_float("sam_rho", rho, low=0, high=5, low_open=True)
+    PAIR_LIMITS["epochs"].check("epochs", config.epochs)
+    rho = PAIR_LIMITS["rho"].check("sam_rho", rho)
     return replace(config, sam_rho=0.0).validated(), replace(config, sam_rho=rho).validated()
 
 

@@ -17,7 +17,21 @@ them to saved runs.
 """
 import numpy as np
 
-from ..validation import check_float, check_int
+from ..training.config import LIMITS as RUN_LIMITS
+from ..validation import Limit
+
+# What each setting of a measure may hold: read by the measures here, their cache (labs.measures),
+# the command line and the Sharpness lab's boxes.
+LIMITS = {
+    "rho": Limit(float, 0, 10, low_open=True),      # the ball's radius, relative to the weights
+    "steps": Limit(int, 1, 100),                     # gradient ascent steps inside it
+    "iterations": Limit(int, 1, 1000),               # power iterations for the top eigenvalue
+    "points": Limit(int, 2, 101),                    # per axis of a landscape
+    "span": Limit(float, 0, 100, low_open=True),     # how far a landscape reaches, in filter norms
+    "batches": Limit(int, 1, 1000),
+    "batch_size": RUN_LIMITS["batch_size"],
+    "seed": RUN_LIMITS["seed"],
+}
 
 # --- the objective -----------------------------------------------------------------------------
 
@@ -34,7 +48,7 @@ class Objective:
         x, y = np.asarray(x), np.asarray(y)
         if len(x) == 0 or len(x) != len(y):
             raise ValueError(f"need as many labels as images, and at least one: got {len(x)} and {len(y)}")
-        batch_size = check_int("batch_size", batch_size, low=1, high=8192)
+        batch_size = LIMITS["batch_size"].check("batch_size", batch_size)
         self.batches = [(tf.constant(x[i:i + batch_size], tf.float32), tf.constant(y[i:i + batch_size]))
                         for i in range(0, len(x), batch_size)]
         self.total = len(x)
@@ -121,8 +135,8 @@ def sharpness(model, x, y, rho=0.05, steps=5, *, batch_size=128, loss=None):
 
 
 def objective_sharpness(objective, rho, steps):
-    rho = check_float("rho", rho, low=0, high=10, low_open=True)
-    steps = check_int("steps", steps, low=1, high=100)
+    rho = LIMITS["rho"].check("rho", rho)
+    steps = LIMITS["steps"].check("steps", steps)
     origin = objective.get()
     step_size = 2.5 * rho / steps
     try:
@@ -152,7 +166,7 @@ def top_hessian_eigenvalue(model, x, y, iterations=20, *, batch_size=128, seed=0
 
 
 def objective_top_eigenvalue(objective, iterations, seed, tolerance):
-    iterations = check_int("iterations", iterations, low=1, high=1000)
+    iterations = LIMITS["iterations"].check("iterations", iterations)
     rng = np.random.default_rng(seed)
     vector = [rng.standard_normal(w.shape).astype(np.float32) for w in objective.weights]
     length = _norm(vector)
@@ -199,8 +213,8 @@ def landscape_2d(model, x, y, *, points=11, span=1.0, seed=0, batch_size=128, lo
 
 
 def _landscape(model, x, y, dims, points, span, seed, batch_size, loss):
-    points = check_int("points", points, low=2, high=101)
-    span = check_float("span", span, low=0, high=100, low_open=True)
+    points = LIMITS["points"].check("points", points)
+    span = LIMITS["span"].check("span", span)
     objective = Objective(model, x, y, batch_size=batch_size, loss=loss)
     origin = objective.get()
     rng = np.random.default_rng(seed)

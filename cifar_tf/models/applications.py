@@ -10,6 +10,7 @@ from keras import layers
 from .. import IMAGE_SHAPE, NUM_CLASSES, settings
 from ..validation import InvalidArgument, check_bool, check_choice, check_int
 from .builders import check_common, l2_regularizer, softmax_head
+from .limits import DENSE_UNITS
 
 # ImageNet statistics used by the keras.applications preprocessing modes.
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype="float32")      # 'torch' mode, RGB
@@ -126,7 +127,7 @@ def _application(arch, *, weights, image_size, freeze_base, dense_units, dropout
         image_size = 32 if weights is None else 96   # pretrained filters want bigger objects
     image_size = check_int("image_size", image_size, low=32, high=512)
     freeze_base = check_bool("freeze_base", freeze_base)
-    dense_units = check_int("dense_units", dense_units, low=1, high=4096)
+    dense_units = DENSE_UNITS.check("dense_units", dense_units)
     if weights == "imagenet":
         weights = _imagenet_weights_path(arch, image_size)
 

@@ -18,7 +18,8 @@ import numpy as np
 from keras import layers
 
 from .. import IMAGE_SHAPE, NUM_CLASSES
-from ..validation import InvalidArgument, check_choice, check_float, check_int
+from ..validation import InvalidArgument, check_choice, check_int
+from .limits import DENSE_UNITS, DROPOUT, FILTERS, L2, WIDTH
 
 # Per-channel statistics of the CIFAR-10 training set (pixel values scaled to 0-1).
 CIFAR_MEAN = np.array([0.4914, 0.4822, 0.4465], dtype="float32")
@@ -71,9 +72,9 @@ def check_common(num_classes, name, dropout=None, l2=None):
         raise InvalidArgument("name", name, "a non-empty string")
     out = [num_classes, name.strip()]
     if dropout is not None:
-        out.append(check_float("dropout", dropout, low=0.0, high=0.9))
+        out.append(DROPOUT.check("dropout", dropout))
     if l2 is not None:
-        out.append(check_float("l2", l2, low=0.0, high=1.0))
+        out.append(L2.check("l2", l2))
     return out
 
 
@@ -114,7 +115,7 @@ def _report001_cnn(filters, dense_units, dropout, l2, num_classes, name):
     """Valid 3x3 conv, BN, ReLU per filter count, a max-pool after the first two; Dense, BN, ReLU."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
     filters = [check_int(f"filters{i}", f, low=1, high=1024) for i, f in enumerate(filters, 1)]
-    dense_units = check_int("dense_units", dense_units, low=1, high=4096)
+    dense_units = DENSE_UNITS.check("dense_units", dense_units)
 
     # Only /255 inside, as the report scaled its inputs; no mean/std normalisation.
     inputs, x = _inputs(normalize=False)
@@ -139,8 +140,8 @@ def deep_cnn(*, blocks=3, filters=32, dense_units=128, dropout=0.25, l2=0.0,
     """Report 001's deeper CNN: VGG-style blocks of two same 3x3 convs, max-pool and dropout."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
     blocks = check_int("blocks", blocks, low=1, high=5)  # 32 px halves 5 times down to 1 px
-    filters = check_int("filters", filters, low=1, high=512)
-    dense_units = check_int("dense_units", dense_units, low=1, high=4096)
+    filters = FILTERS.check("filters", filters)
+    dense_units = DENSE_UNITS.check("dense_units", dense_units)
 
     inputs, x = _inputs()
     for b in range(1, blocks + 1):
@@ -178,8 +179,8 @@ def resnet_style(*, depth=3, filters=32, dense_units=512, dropout=0.3, l2=5e-4,
     """Report 002's residual net: conv stem, `depth` residual stages, GAP, Dense, dropout, L2."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
     depth = check_int("depth", depth, low=1, high=5)  # the report searched 3-5
-    filters = check_int("filters", filters, low=1, high=512)
-    dense_units = check_int("dense_units", dense_units, low=1, high=4096)  # report: 512/768/1024
+    filters = FILTERS.check("filters", filters)
+    dense_units = DENSE_UNITS.check("dense_units", dense_units)  # report: 512/768/1024
 
     inputs, x = _inputs()
     x = _conv_bn_relu(x, filters, l2=l2, name="stem")
@@ -198,7 +199,7 @@ def concat_cnn(*, filters=32, blocks=3, pairs=2, dense_units=(256, 128), dropout
                num_classes=NUM_CLASSES, name="concat_cnn"):
     """Report 004's CNN: max-pool first and last, blocks of concatenated conv pairs, avg-pool."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
-    filters = check_int("filters", filters, low=1, high=512)
+    filters = FILTERS.check("filters", filters)
     blocks = check_int("blocks", blocks, low=1, high=3)  # 16 px after the stem pool: 3 halvings
     pairs = check_int("pairs", pairs, low=1, high=6)
     dense_units = _int_tuple("dense_units", dense_units, length=2)
@@ -319,7 +320,7 @@ def resnet20(*, blocks_per_stage=3, width=16, shortcut="identity", dropout=0.0, 
     """He et al. (2016) CIFAR ResNet: 3 stages of n basic blocks (6n+2 layers), width 16/32/64."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
     n = check_int("blocks_per_stage", blocks_per_stage, low=1, high=30)
-    width = check_int("width", width, low=1, high=256)
+    width = WIDTH.check("width", width)
     shortcut = check_choice("shortcut", shortcut, ("identity", "projection"))
 
     def block(x, filters, strides, label):
@@ -364,7 +365,7 @@ def resnet20(*, blocks_per_stage=3, width=16, shortcut="identity", dropout=0.0, 
 def resnet18(*, width=64, dropout=0.0, l2=0.0, num_classes=NUM_CLASSES, name="resnet18"):
     """CIFAR ResNet-18: 3x3 stem without max-pool, 4 stages of 2 basic blocks (w, 2w, 4w, 8w)."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
-    width = check_int("width", width, low=1, high=256)
+    width = WIDTH.check("width", width)
 
     inputs, x = _inputs()
     x = _conv_bn_relu(x, width, l2=l2, name="stem")   # no 7x7/stride-2/max-pool at 32 px
@@ -390,8 +391,8 @@ _VGG_CONFIGS = {
 def _vgg(depth, *, width, dense_units, dropout, l2, num_classes, name):
     """CIFAR VGG shared by vgg16 and vgg19: conv BN ReLU stacks, 5 pools, Dense + dropout head."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
-    width = check_int("width", width, low=1, high=256)
-    dense_units = check_int("dense_units", dense_units, low=0, high=4096)   # 0: straight to the classes
+    width = WIDTH.check("width", width)
+    dense_units = DENSE_UNITS._replace(low=0).check("dense_units", dense_units)   # 0: straight to the classes
 
     inputs, x = _inputs()
     stage, conv = 1, 1

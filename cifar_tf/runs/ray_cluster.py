@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from .. import settings
+from ..validation import check_address
 from ..data.cifar10 import REQUIRED_FILES, find_dataset
 from . import store
 from .files import atomic_write_bytes, now
@@ -50,16 +51,6 @@ RECORD_FIELDS_KEPT_HERE = ("id", "name", "tags", "created_at", "created_ns", "up
 
 class RayUnavailable(RuntimeError):
     """The Ray cluster cannot be used now: not installed, not reachable, not answering."""
-
-
-def check_address(address, name="CIFAR_TF_RAY_ADDRESS"):
-    """`(host, port)` of a `HOST:PORT` address, or InvalidArgument naming `name`."""
-    from ..validation import InvalidArgument
-
-    host, _, port = str(address or "").strip().rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(ch.isspace() for ch in host):
-        raise InvalidArgument(name, address, "HOST:PORT of a Ray cluster's head, e.g. 192.168.1.10:6379")
-    return host.strip("[]"), int(port)
 
 
 def node_label(executor):
@@ -101,7 +92,7 @@ def connect(address, *, quiet=False):
 
 
 def _open(ray, address):
-    host, port = check_address(address)
+    host, port = check_address("CIFAR_TF_RAY_ADDRESS", address)
     advice = f"Is `ray start --head --port {port}` running there? Unset CIFAR_TF_RAY_ADDRESS to train on this machine."
     try:
         socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S).close()

@@ -14,14 +14,7 @@ class NoNodeFits(RuntimeError):
 
 
 def cpus_per_run():
-    value = settings.ray_cpus_per_run()
-    if value is None:
-        return DEFAULT_CPUS_PER_RUN
-    if not value.isdigit() or int(value) < 1:
-        from ..validation import InvalidArgument
-
-        raise InvalidArgument("CIFAR_TF_RAY_CPUS", value, "a whole number of CPUs per run, at least 1")
-    return int(value)
+    return settings.ray_cpus_per_run() or DEFAULT_CPUS_PER_RUN
 
 
 def run_needs(cluster_resources):

@@ -5,6 +5,11 @@ newer version. Every page and command reads records through `store.read_run`, wh
 `problem(record)` and skips a record that fails with the reason, as it skips unreadable JSON, so
 that no page ever meets `metrics.test_accuracy == "0.9"` or `config.epochs == "x"`.
 """
+import typing
+from dataclasses import fields
+
+from ..training.config import TrainConfig
+
 NUMBER = (int, float)
 
 # The fields of a run record and what each may hold (None allowed where the tuple has type(None)).
@@ -20,16 +25,17 @@ RECORD_FIELDS = {
     "placement": (dict, type(None)), "epochs_trained": (*NUMBER, type(None)), "restored": (str, type(None)),
     "kind": (str, type(None)), "lrfind": (dict, type(None)), "fork": (dict, type(None)),   # training/lrfind, fork
 }
-# A TrainConfig's fields as a record holds them (tests/unit/test_runs.py keeps this in step with it).
-CONFIG_FIELDS = {
-    "arch": (str,), "arch_params": (dict,), "epochs": (int,), "batch_size": (int,), "optimizer": (str,),
-    "lr": NUMBER, "momentum": NUMBER, "nesterov": (bool,), "schedule": (str,), "warmup_epochs": NUMBER,
-    "decay_every": NUMBER, "decay_factor": NUMBER, "weight_decay": NUMBER, "dropout": (*NUMBER, type(None)),
-    "label_smoothing": NUMBER, "augment": (str,), "sam_rho": NUMBER, "fine_tune_epochs": (int,),
-    "fine_tune_lr_factor": NUMBER, "early_stopping": (int,), "train_limit": (int,),
-    "val_size": (int, type(None)), "seed": (int,), "mixed_precision": (str,), "xla": (str,),
-    "log_every": (int,), "recipe": (str,), "backend": (str,),
-}
+
+
+def _kinds(annotation):
+    """The JSON kinds a TrainConfig field's annotation allows: `float | None` → (int, float, NoneType)
+    (JSON writes 1.0 as 1)."""
+    kinds = typing.get_args(annotation) or (annotation,)
+    return tuple(kind for each in kinds for kind in (NUMBER if each is float else (each,)))
+
+
+# A TrainConfig's fields as a record holds them, from the dataclass itself.
+CONFIG_FIELDS = {field.name: _kinds(field.type) for field in fields(TrainConfig)}
 MAX_DEPTH = 32   # deeper than any record the lab writes; deep enough nesting breaks pages and charts
 
 

@@ -13,11 +13,10 @@ reports' searches; a JSON file in the same form is accepted anywhere a space nam
 """
 import json
 import math
-from dataclasses import fields
 from pathlib import Path
 
-from ..training.config import TrainConfig, check_config
-from ..validation import InvalidArgument, check_int
+from ..training.config import FIELD_NAMES, LIMITS, TrainConfig, check_config
+from ..validation import InvalidArgument
 
 TUNERS = ("random", "hyperband", "bayesian")
 TUNER_LABELS = {"random": "Random search", "hyperband": "Hyperband", "bayesian": "Bayesian optimisation"}
@@ -29,7 +28,6 @@ OBJECTIVE = "val_accuracy"
 # may not vary them, so every trial of a search sees the same training and validation images.
 BUDGET_FIELDS = ("epochs", "train_limit", "val_size")
 NOT_SEARCHABLE = ("arch", "arch_params", "seed", "mixed_precision", "xla", "backend", "log_every") + BUDGET_FIELDS
-CONFIG_FIELDS = tuple(f.name for f in fields(TrainConfig))
 SPACE_KEYS = ("description", "arch", "base", "hyperparameters", "tuner", "epochs")
 
 SPACES = {
@@ -125,8 +123,8 @@ def check_space(space):
     if not isinstance(base, dict):
         raise space_error("base", base, "an object of fixed training settings")
     for key, value in base.items():
-        if key not in CONFIG_FIELDS or key in ("arch",) + BUDGET_FIELDS:
-            allowed = [f for f in CONFIG_FIELDS if f not in ("arch",) + BUDGET_FIELDS]
+        if key not in FIELD_NAMES or key in ("arch",) + BUDGET_FIELDS:
+            allowed = [f for f in FIELD_NAMES if f not in ("arch",) + BUDGET_FIELDS]
             raise space_error(f"base.{key}", value, "absent: base holds " + ", ".join(allowed)
                               + " (epochs, train_limit and val_size are the search's budget)")
     hps = space.get("hyperparameters")
@@ -138,9 +136,9 @@ def check_space(space):
         raise space_error("tuner", tuner, "one of " + ", ".join(TUNERS))
     epochs = space.get("epochs", 10)
     try:
-        epochs = check_int("epochs", epochs, low=1, high=1000)
-    except InvalidArgument:
-        raise space_error("epochs", epochs, "an integer from 1 up to 1000") from None
+        epochs = LIMITS["epochs"].check("epochs", epochs)
+    except InvalidArgument as bad:
+        raise space_error("epochs", epochs, bad.allowed) from None
     return {"description": str(space.get("description", "")), "arch": arch.strip(), "base": dict(base),
             "hyperparameters": checked, "tuner": tuner, "epochs": epochs}
 
@@ -221,7 +219,7 @@ def trial_config(space, values, *, epochs, train_limit=0, val_size=None):
     for name, value in values.items():
         if name.startswith("tuner/"):  # Hyperband's bookkeeping, not a hyperparameter
             continue
-        if name in CONFIG_FIELDS:
+        if name in FIELD_NAMES:
             settings[name] = value
         else:
             arch_params[name] = value

@@ -22,7 +22,8 @@ from ..runs.files import now
 from ..runs.searches import (LOG_FILE, SEARCH_FILE, SEARCHES_DIR, SearchFolder, SearchNotFound,  # noqa: F401
                              load_search_folder, read_search_folder, scan_searches)
 from ..runs.searches import searches_dir as _searches_dir
-from ..validation import check_choice, check_float, check_int
+from ..training.config import LIMITS
+from ..validation import Limit, check_choice, check_int
 from .space import TUNER_LABELS, TUNERS, check_space_values, load_space, space_label
 
 PROJECT_DIR = "tuner"        # KerasTuner's project folder inside the search folder
@@ -53,15 +54,24 @@ def searches_dir(runs_dir=None):
     return _searches_dir(runs_store.resolve_runs_dir(runs_dir))
 
 
+# What a search's budget may hold: read by the check, the command line and the Search page.
+BUDGET_LIMITS = {
+    "max_trials": Limit(int, 1, 10_000),      # each trial is a training run: days of them already
+    "epochs": LIMITS["epochs"],               # per trial (Hyperband: at most), as any run's
+    "train_limit": LIMITS["train_limit"],
+    # Trials are scored on validation images from the training set, never the test set: at least one.
+    "val_size": LIMITS["val_size"]._replace(low=1),
+    "time_limit": Limit(float, 0, None),      # seconds; 0: no limit
+}
+
+
 def check_budget(*, max_trials, epochs, train_limit=0, val_size=None, time_limit=0):
-    """The budget of a search, checked: trials, epochs per trial (Hyperband: at most), data, seconds."""
-    return {"max_trials": check_int("max_trials", max_trials, low=1, high=100000),
-            "epochs": check_int("epochs", epochs, low=1, high=1000),
-            "train_limit": check_int("train_limit", train_limit, low=0),
-            # Trials are scored on validation images from the training set, never the test set.
-            # None: the default split (5,000, or a tenth of the training images if fewer).
-            "val_size": None if val_size is None else check_int("val_size", val_size, low=1),
-            "time_limit": check_float("time_limit", time_limit, low=0)}
+    """The budget of a search, checked: trials, epochs per trial (Hyperband: at most), data, seconds.
+    A val_size of None is the default split (5,000, or a tenth of the training images if fewer)."""
+    given = {"max_trials": max_trials, "epochs": epochs, "train_limit": train_limit, "val_size": val_size,
+             "time_limit": time_limit}
+    return {name: None if name == "val_size" and value is None else BUDGET_LIMITS[name].check(name, value)
+            for name, value in given.items()}
 
 
 def new_search(runs_dir=None, *, tuner=None, space, max_trials=10, epochs=None, train_limit=0,

@@ -7,11 +7,11 @@ and the recipe. Every message names the field, so the command line can say `--ba
 Train page can put it beside the widget.
 """
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import NamedTuple
 
 from ..data.augment import parse_augmentation
+from ..models import limits as architecture_limits
 from ..models.registry import ARCHITECTURES, check_hyperparameter_names, pretrained
-from ..validation import InvalidArgument, check_bool, check_choice, check_float, check_int
+from ..validation import InvalidArgument, Limit, check_bool, check_choice
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 # "drop": one drop, the rate times decay_factor from epoch decay_every on (report 001's schedule).
@@ -68,10 +68,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is None and name in OPTIONAL:
                 continue
-            high = values["epochs"] if name == "warmup_epochs" else limit.high  # warm-up fits the run
-            check = check_int if limit.kind is int else check_float
-            extra = {"low_open": True} if limit.low_open else {}
-            values[name] = check(name, value, low=limit.low, high=high, **extra)
+            if name == "warmup_epochs":  # the warm-up fits in the run
+                limit = limit._replace(high=values["epochs"])
+            values[name] = limit.check(name, value)
         for name, choices in CHOICES.items():
             values[name] = check_choice(name, getattr(self, name), choices)
         return replace(self, **values)
@@ -94,14 +93,10 @@ class TrainConfig:
         return cls(**values)
 
 
-class Limit(NamedTuple):
-    kind: type
-    low: float
-    high: float | None
-    low_open: bool = False   # the low end itself is not allowed
-
-
-# What each numeric field may hold. The Train page's widgets take their bounds from here too.
+# The names of a TrainConfig's fields, in order: what a search space or a challenge may name.
+FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+# What each numeric field may hold: the one table the checks, the command line's flags, a search's
+# budget, a challenge's limits and the pages' widgets all read.
 LIMITS = {
     "epochs": Limit(int, 1, 1000),
     "batch_size": Limit(int, 1, 8192),
@@ -111,7 +106,7 @@ LIMITS = {
     "decay_every": Limit(float, 0, 1000, low_open=True),
     "decay_factor": Limit(float, 0, 1, low_open=True),
     "weight_decay": Limit(float, 0, 1),
-    "dropout": Limit(float, 0, 0.95),
+    "dropout": architecture_limits.DROPOUT,    # the builders' own limit: what they can build
     "label_smoothing": Limit(float, 0, 0.5),
     "sam_rho": Limit(float, 0, 5),
     "fine_tune_epochs": Limit(int, 0, 1000),

@@ -23,7 +23,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from ..runs.files import read_jsonl
-from ..validation import InvalidArgument, check_float, check_int
+from ..validation import InvalidArgument, Limit
 
 KIND = "lrfind"
 POINTS_FILE = "lrfind.jsonl"
@@ -34,6 +34,14 @@ RULES = {
 }
 SUGGESTED_RULE = "valley"
 MIN_POINTS = 8   # fewer finite points than this suggest nothing
+# What each setting of a range test may hold: read by the check, the command line and the Train page.
+LIMITS = {
+    "start_lr": Limit(float, 0, 100, low_open=True),
+    "end_lr": Limit(float, 0, 100, low_open=True),   # and above start_lr
+    "steps": Limit(int, MIN_POINTS + 2, 2000),
+    "divergence": Limit(float, 1, 1000, low_open=True),
+    "smoothing": Limit(float, 0, 0.999),
+}
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,10 @@ class RangeTest:
     smoothing: float = 0.98    # the smoothed loss's exponential moving average (fastai's beta)
 
     def validated(self):
-        start = check_float("start_lr", self.start_lr, low=0, high=100, low_open=True)
-        end = check_float("end_lr", self.end_lr, low=0, high=100, low_open=True)
-        if end <= start:
-            raise InvalidArgument("end_lr", self.end_lr, f"more than start_lr ({start:g})")
-        return RangeTest(start, end, check_int("steps", self.steps, low=MIN_POINTS + 2, high=2000),
-                         check_float("divergence", self.divergence, low=1, high=1000, low_open=True),
-                         check_float("smoothing", self.smoothing, low=0, high=0.999))
+        checked = RangeTest(**{name: limit.check(name, getattr(self, name)) for name, limit in LIMITS.items()})
+        if checked.end_lr <= checked.start_lr:
+            raise InvalidArgument("end_lr", self.end_lr, f"more than start_lr ({checked.start_lr:g})")
+        return checked
 
     def lr_at(self, step):
         """The rate of step `step` (0 first): start_lr, rising exponentially to end_lr at the last."""

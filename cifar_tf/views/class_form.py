@@ -32,10 +32,8 @@ class FormRules:
         return self.challenge is None or bool(set(SECTIONS[section]) & self.challenge.open_fields())
 
     def number_bounds(self, field):
-        bounds = form.number_bounds(field)
-        if self.challenge and field == "epochs" and self.challenge.max_epochs:
-            bounds["max_value"] = min(bounds.get("max_value", self.challenge.max_epochs), self.challenge.max_epochs)
-        return bounds
+        most = self.challenge.max_epochs if self.challenge and field == "epochs" else None
+        return form.number_bounds(field, high=most)
 
     def archs(self, names):
         allowed = self.challenge.archs if self.challenge else None

@@ -9,6 +9,7 @@ A widget always gets a value of its own type: a text box is given text, an integ
 from ..models.registry import editable_hyperparameters, pretrained
 from ..training.config import CHOICES, LIMITS, TrainConfig, parse_value
 from ..validation import InvalidArgument
+from .bounds import widget_bounds
 
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 TRAIN_LIMITS = (1000, 2000, 5000, 10000, 20000, 45000, 0)   # 0: all of them
@@ -16,8 +17,10 @@ WEIGHTS = (None, "imagenet")
 DROPOUT_SHOWN = 0.3        # what the dropout slider shows before dropout is switched on
 SAM_RHO_SHOWN = 0.05       # and the SAM radius, SAM's paper default
 DEFAULTS = TrainConfig()
-# The smallest value a box offers where a field must stay above its low end (a rate above 0).
-OPEN_LOW_STEP = {"lr": 1e-6, "decay_every": 0.1, "decay_factor": 0.001, "fine_tune_lr_factor": 0.001}
+# The smallest value a box offers where a field must stay above its low end (a rate above 0), and
+# SAM's radius, whose box shows only while SAM is on (0 is its off).
+OPEN_LOW_STEP = {"lr": 1e-6, "decay_every": 0.1, "decay_factor": 0.001, "fine_tune_lr_factor": 0.001,
+                 "sam_rho": 0.001}
 
 
 def config_key(field):
@@ -28,14 +31,10 @@ def hp_key(arch, name):
     return f"hp_{arch}_{name}"
 
 
-def number_bounds(field):
-    """`min_value` and `max_value` for the number box of a TrainConfig field, from its limits."""
-    limit = LIMITS[field]
-    low = OPEN_LOW_STEP.get(field, limit.low) if limit.low_open else limit.low
-    bounds = {"min_value": limit.kind(low)}
-    if limit.high is not None:
-        bounds["max_value"] = limit.kind(limit.high)
-    return bounds
+def number_bounds(field, *, high=None):
+    """`min_value` and `max_value` for the widget of a TrainConfig field, from its limits; `high`:
+    a top the form sets (the warm-up fits in the epochs)."""
+    return widget_bounds(LIMITS[field], smallest=OPEN_LOW_STEP.get(field), high=high)
 
 
 def choices(field):

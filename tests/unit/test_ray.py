@@ -216,10 +216,13 @@ def test_a_run_no_node_of_the_real_cluster_can_hold_is_refused(ray_cluster, cifa
 
 @pytest.mark.parametrize("address, cpus, refusal", [
     ("teacher", None, "CIFAR_TF_RAY_ADDRESS='teacher' is not valid: expected HOST:PORT"),
-    ("127.0.0.1:1", "none", "CIFAR_TF_RAY_CPUS='none' is not valid: expected a whole number of CPUs"),
+    ("127.0.0.1:1", "none", "CIFAR_TF_RAY_CPUS='none' is not valid: expected an integer from 1"),
     ("127.0.0.1:1", None, "cannot reach the Ray cluster at 127.0.0.1:1"),   # nothing listens on port 1
 ])
 def test_a_cluster_that_cannot_take_runs_is_refused_before_one_is_made(runs_dir, monkeypatch, address, cpus, refusal):
+    """A bad setting is refused as the manager starts (settings.check_environment), an unreachable
+    cluster when a run is submitted; either way no run folder is made."""
+    from cifar_tf import settings
     from cifar_tf.runs.manager import RunManager
     from cifar_tf.training.config import TrainConfig
 
@@ -227,9 +230,10 @@ def test_a_cluster_that_cannot_take_runs_is_refused_before_one_is_made(runs_dir,
     if cpus:
         monkeypatch.setenv("CIFAR_TF_RAY_CPUS", cpus)
     monkeypatch.setenv("CIFAR_TF_RAY_ADDRESS", address)
-    manager = RunManager(runs_dir)
-    assert manager.launcher.kind == "ray"
     with pytest.raises((ValueError, RuntimeError), match=refusal.replace("(", r"\(").replace(".", r"\.")):
+        settings.check_environment()
+        manager = RunManager(runs_dir)
+        assert manager.launcher.kind == "ray"
         manager.submit(TrainConfig(arch="simple_cnn", epochs=1))
     assert not list(runs_dir.iterdir())
 

@@ -136,11 +136,20 @@ def test_new_runs_get_readable_unique_names(runs_dir):
     assert store.default_name("vgg16", "quick").startswith("vgg16 · quick · ")
 
 
-def test_the_record_schema_names_every_field_of_a_train_config():
+def test_the_record_schema_checks_every_field_of_a_train_config_as_the_dataclass_types_it():
     from dataclasses import fields
 
     from cifar_tf.runs import schema
     from cifar_tf.training.config import TrainConfig
 
-    assert set(schema.CONFIG_FIELDS) == {f.name for f in fields(TrainConfig)}
-    assert schema.problem({"id": "a", "status": "completed", "config": TrainConfig().to_dict()}, store.STATUSES) is None
+    def problem(**config):
+        return schema.problem({"id": "a", "status": "completed", "config": {**TrainConfig().to_dict(), **config}},
+                              store.STATUSES)
+
+    assert problem() is None
+    assert problem(lr=1, dropout=None, val_size=None) is None   # JSON writes 1.0 as 1; None where optional
+    for field in fields(TrainConfig):
+        assert problem(**{field.name: ["a list"]}).startswith(f"config.{field.name} is ['a list']"), field.name
+    assert problem(epochs=2.5) == "config.epochs is 2.5, expected an integer"
+    assert problem(seed=None) == "config.seed is None, expected an integer"
+    assert problem(nesterov="yes") == "config.nesterov is 'yes', expected true or false"
