@@ -12,7 +12,7 @@ from cifar_tf.views.comparison import (CURVE_METRICS, curves, curves_chart, defa
                                        runs_table)
 from cifar_tf.views.formatting import escape_markdown
 from pages.classmode import challenge_refusal
-from pages.common import classroom, data_dir, list_runs, run_manager, runs_dir, viewer
+from pages.common import classroom, confusion_side_by_side, data_dir, list_runs, run_manager, runs_dir, viewer
 
 st.title("Reports")
 st.caption("The five reports this lab grew from: what each asked, how it went about it and what it found, "
@@ -165,13 +165,8 @@ def results_together(lesson):
     if len(per_class.columns) > 0 and per_class.notna().any().any():
         st.markdown("**Accuracy on each class**")
         st.altair_chart(per_class_chart(per_class), width="stretch")
-    charts = views.confusion_charts([run for run in group if run.status in lessons.FINISHED])
-    if charts:
-        st.markdown("**Confusion matrices** (share of each true class)")
-        for row in range(0, len(charts), 2):
-            for column, (label, chart) in zip(st.columns(2), charts[row:row + 2]):
-                column.caption(escape_markdown(label))
-                column.altair_chart(chart, width="stretch")
+    confusion_side_by_side([run for run in group if run.status in lessons.FINISHED],
+                           "**Confusion matrices** (share of each true class)")
     if lesson.id == "003-sharpness-grid":
         st.markdown("**Sharpness, both ways**")
         st.dataframe(views.sharpness_table(group), hide_index=True, width="stretch")
