@@ -5,12 +5,12 @@ from cifar_tf.classroom.challenge import new_challenge
 from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.labs import report_lessons as lessons
 from cifar_tf.labs.reports import REPORTS
-from cifar_tf.training.presets import preset_notes
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import reports as views
 from cifar_tf.views.comparison import (CURVE_METRICS, curves, curves_chart, default_metric, per_class_chart,
                                        runs_table)
 from cifar_tf.views.formatting import escape_markdown
+from cifar_tf.views.train_form import preset_text
 from pages.classmode import challenge_refusal
 from pages.common import classroom, confusion_side_by_side, data_dir, list_runs, run_manager, runs_dir, viewer
 
@@ -69,10 +69,10 @@ def arm_notes(lesson):
     """Each preset the lesson's runs start from, described on the page (not only in a tooltip), with
     each way it differs from the report; then what each run changes."""
     for preset in dict.fromkeys(arm.preset for arm in lesson.arms):
-        notes = preset_notes(preset)
-        st.markdown(f"**Preset `{preset}`**: {notes['description']}")
-        if notes["differences"]:
-            st.markdown("\n".join(f"- *Differs from the report:* {line}" for line in notes["differences"]))
+        first, *differences = preset_text(preset)
+        st.markdown(f"**{escape_markdown(first)}**")
+        if differences:
+            st.markdown("\n".join(f"- {escape_markdown(line)}" for line in differences))
     if len(lesson.arms) > 1:
         st.markdown("**Its runs:** " + escape_markdown("; ".join(
             arm.label + (f" ({', '.join(f'{k} {v}' for k, v in arm.overrides.items())})" if arm.overrides else "")
