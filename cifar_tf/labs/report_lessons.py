@@ -363,6 +363,14 @@ def sharpness_rows(runs):
     return rows
 
 
+def unmeasured_runs(runs):
+    """The finished runs among `runs` with a saved model whose sharpness (at the measure's
+    defaults) is not measured yet."""
+    from .measures import cached
+
+    return [run for run in runs if run.status in FINISHED and run.model_path.exists() and not cached(run, "sharpness")]
+
+
 # --- handing a lesson out as a class challenge --------------------------------------------------------
 
 def challenge_settings(lesson_id, scale="scaled"):
