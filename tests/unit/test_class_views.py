@@ -122,7 +122,8 @@ def test_the_report_is_one_offline_file_with_every_part(scored_run):
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
     assert "Bo &lt;b&gt;" in html
     assert "81.2%" in html and "1,234" in html and "1:01" in html
-    assert html.count("<svg") == 2 and "Confusion matrix" in html and "Per-class report" in html
+    # The loss and accuracy curves, and the reliability diagram of the calibration section.
+    assert html.count("<svg") == 3 and "Confusion matrix" in html and "Per-class report" in html
     assert html.count("data:image/png;base64,") == 4  # the four mistakes, inline
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing to fetch
     assert "epochs</td><td>2</td>" in html  # the configuration
