@@ -216,3 +216,18 @@ def report_download(run, owner=None):
     st.download_button("Download report", data=report, file_name=f"{run.id}-report.html", mime="text/html",
                        icon=":material/description:", key=f"report_{run.id}",
                        help="Settings, curves, per-class scores, confusion matrix and mistakes in one HTML file.")
+
+
+def confusion_side_by_side(runs, title, per_row=2):
+    """Under `title`, the saved confusion matrices of `runs`, `per_row` side by side, each captioned
+    with its run; nothing when none of them saved one. Returns how many it drew."""
+    from cifar_tf.views.reports import confusion_charts
+
+    charts = confusion_charts(runs)
+    if charts:
+        st.markdown(title)
+    for row in range(0, len(charts), per_row):
+        for column, (label, chart) in zip(st.columns(per_row), charts[row:row + per_row]):
+            column.caption(escape_markdown(label))
+            column.altair_chart(chart, width="stretch")
+    return len(charts)

@@ -3,16 +3,18 @@ import streamlit as st
 from cifar_tf import settings
 from cifar_tf.classroom.challenge import new_challenge
 from cifar_tf.classroom.folder import NotAllowed
+from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound
+from cifar_tf.labs import measures
 from cifar_tf.labs import report_lessons as lessons
 from cifar_tf.labs.reports import REPORTS
-from cifar_tf.training.presets import preset_notes
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import reports as views
 from cifar_tf.views.comparison import (CURVE_METRICS, curves, curves_chart, default_metric, per_class_chart,
                                        runs_table)
 from cifar_tf.views.formatting import escape_markdown
+from cifar_tf.views.train_form import preset_text
 from pages.classmode import challenge_refusal
-from pages.common import classroom, data_dir, list_runs, run_manager, runs_dir, viewer
+from pages.common import classroom, confusion_side_by_side, data_dir, list_runs, run_manager, runs_dir, viewer
 
 st.title("Reports")
 st.caption("The five reports this lab grew from: what each asked, how it went about it and what it found, "
@@ -38,11 +40,45 @@ st.markdown("**What it did.**\n" + "\n".join(f"- {line}" for line in report.setu
 st.markdown(f"**What it found.** {report.findings}")
 if report.caveats:
     st.markdown("**Beside ours.** " + "; ".join(report.caveats).capitalize() + ".")
-if report.extra:
+
+
+def sharpness_both_ways(lesson_id="003-sharpness-grid"):
+    """Report 003's sharpness beside ours, each defined, with the lesson's finished runs' figures
+    under each: the report-style reading under theirs, our measure under ours."""
+    grid = [run for group in lessons.lesson_starts(runs, lesson_id) for run in group["runs"]
+            if run.status in lessons.FINISHED]
     theirs, ours = st.columns(2, border=True)
-    theirs.markdown(f"**The report's sharpness.** {report.extra['their_sharpness']}")
+    theirs.markdown(f"**The report's sharpness.** {escape_markdown(report.extra['their_sharpness'])}")
     ours.markdown(f"**Ours.** {report.extra['our_sharpness']}")
-    st.caption(report.extra["nearest_reading"])
+    if grid:
+        table = views.sharpness_table(grid)
+        theirs.caption(escape_markdown(report.extra["nearest_reading"]))
+        theirs.dataframe(table[["run", "arch", "optimizer", "SAM ρ", "gap (val loss − loss)"]], hide_index=True,
+                         placeholder="—")
+        ours.caption("Our sharpness at ρ 0.05 and λ max, on 512 training images; smaller is flatter.")
+        ours.dataframe(table[["run", "sharpness (ρ 0.05)", "λ max"]], hide_index=True,
+                       placeholder="not measured yet")
+        unmeasured = lessons.unmeasured_runs(grid)
+        count = f"{len(unmeasured)} run{'s' if len(unmeasured) > 1 else ''}"
+        if unmeasured and ours.button(f"Measure our sharpness ({count})", icon=":material/straighten:",
+                                      key="sharpness_measure"):
+            for run in unmeasured:
+                with st.spinner(f"Measuring {run.name}: gradient ascent and Hessian-vector products on 512 "
+                                "training images (seconds to a minute each on a CPU)…"):
+                    try:
+                        measures.measure_run(run, data_dir=data_dir())
+                    except (DatasetNotFound, CorruptDataset, LookupError, ValueError, OSError) as problem:
+                        st.error(f"{escape_markdown(run.name)}: {escape_markdown(problem)}")
+                        return
+            st.rerun()
+    else:
+        st.caption("Once runs of the lesson below have finished, each one's figures appear here, under both "
+                   "definitions.")
+    st.caption(f"How they differ: {escape_markdown(report.extra['how_they_differ'])}")
+
+
+if report.extra:
+    sharpness_both_ways()
 st.caption(f"The report's text: shared/seeds/{report.file}")
 
 if report.figures:
@@ -59,10 +95,10 @@ def arm_notes(lesson):
     """Each preset the lesson's runs start from, described on the page (not only in a tooltip), with
     each way it differs from the report; then what each run changes."""
     for preset in dict.fromkeys(arm.preset for arm in lesson.arms):
-        notes = preset_notes(preset)
-        st.markdown(f"**Preset `{preset}`**: {notes['description']}")
-        if notes["differences"]:
-            st.markdown("\n".join(f"- *Differs from the report:* {line}" for line in notes["differences"]))
+        first, *differences = preset_text(preset)
+        st.markdown(f"**{escape_markdown(first)}**")
+        if differences:
+            st.markdown("\n".join(f"- {escape_markdown(line)}" for line in differences))
     if len(lesson.arms) > 1:
         st.markdown("**Its runs:** " + escape_markdown("; ".join(
             arm.label + (f" ({', '.join(f'{k} {v}' for k, v in arm.overrides.items())})" if arm.overrides else "")
@@ -155,18 +191,10 @@ def results_together(lesson):
     if len(per_class.columns) > 0 and per_class.notna().any().any():
         st.markdown("**Accuracy on each class**")
         st.altair_chart(per_class_chart(per_class), width="stretch")
-    charts = views.confusion_charts([run for run in group if run.status in lessons.FINISHED])
-    if charts:
-        st.markdown("**Confusion matrices** (share of each true class)")
-        for row in range(0, len(charts), 2):
-            for column, (label, chart) in zip(st.columns(2), charts[row:row + 2]):
-                column.caption(escape_markdown(label))
-                column.altair_chart(chart, width="stretch")
+    confusion_side_by_side([run for run in group if run.status in lessons.FINISHED],
+                           "**Confusion matrices** (share of each true class)")
     if lesson.id == "003-sharpness-grid":
-        st.markdown("**Sharpness, both ways**")
-        st.dataframe(views.sharpness_table(group), hide_index=True, width="stretch")
-        st.caption("Our sharpness and λ max appear once measured: on the Sharpness and SAM page, or with "
-                   "`python -m cifar_tf sharpness RUN`.")
+        st.caption("Their sharpness beside ours, run by run: at the top of the page, under the two definitions.")
 
 
 for lesson in lessons.report_lessons(report.id):

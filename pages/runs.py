@@ -1,14 +1,17 @@
 import streamlit as st
 
 from cifar_tf.classroom.folder import NotAllowed
+from cifar_tf.labs.report_lessons import lesson_groups
 from cifar_tf.classroom.roles import delete_run, owner_name, read_only_reason, rename_run
 from cifar_tf.runs.files import check_regular, read_regular
-from cifar_tf.runs.store import MODEL_MAX_BYTES, RunNotFound, check_run_name, is_shipped
+from cifar_tf.runs.store import FINISHED_STATUSES, MODEL_MAX_BYTES, RunNotFound, check_run_name, is_shipped
 from cifar_tf.views import comparison as compare
 from cifar_tf.views import groups as group_view
+from cifar_tf.views.reports import group_label
 from cifar_tf.views.formatting import escape_markdown
 from pages.classmode import copy_box, page_link
-from pages.common import classroom, list_runs, model_cache, report_download, runs_dir, viewer
+from pages.common import (classroom, confusion_side_by_side, list_runs, model_cache, report_download, runs_dir,
+                          viewer)
 
 st.title("Runs")
 st.caption("Every saved training run. Tick rows in the table (or pick runs below) to compare their "
@@ -40,7 +43,7 @@ table = st.dataframe(
     compare.runs_table(runs, owners), key=f"runs_table_{st.session_state.get('runs_table_version', 0)}",
     hide_index=True, on_select="rerun", placeholder="—",
     selection_mode="multi-row",
-    column_order=["name", *(["owner"] if owners else []), "status", "arch", "test accuracy", "best val accuracy",
+    column_order=["name", *(["owner"] if owners else []), "lesson", "status", "arch", "test accuracy", "best val accuracy",
                   "weighted F1", "epochs", "params", "training time (s)", "images/s", "device", "where", "created", "id"],
     column_config={
         "test accuracy": st.column_config.ProgressColumn("test accuracy", **percent),
@@ -51,6 +54,7 @@ table = st.dataframe(
         "images/s": st.column_config.NumberColumn("images/s", format="%.0f"),
         "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
         "id": st.column_config.TextColumn("id", width="small"),
+        "lesson": st.column_config.TextColumn("lesson", help="The report and lesson whose Start began this run"),
     })
 
 # The table's ticked rows feed the picker; the picker also works on its own.
@@ -59,6 +63,22 @@ if ticked != st.session_state.get("runs_ticked"):
     st.session_state["runs_ticked"] = ticked
     st.session_state["runs_compare"] = ticked
 st.session_state["runs_compare"] = [i for i in st.session_state.get("runs_compare", []) if i in by_id]
+# A lesson's runs (one click on its Start, on the Reports page) as one comparison, in one pick.
+lessons = {group["lesson"] + " " + group["start"]: group for group in lesson_groups(runs)}
+if st.session_state.get("runs_lesson") not in lessons:
+    st.session_state.pop("runs_lesson", None)   # its runs were deleted
+
+
+def pick_lesson():
+    if picked := lessons.get(st.session_state.get("runs_lesson")):
+        st.session_state["runs_compare"] = [run.id for run in picked["runs"]]
+
+
+if lessons:
+    st.selectbox("Lesson", list(lessons), index=None, key="runs_lesson", on_change=pick_lesson,
+                 format_func=lambda key: group_label(lessons[key]), placeholder="Pick a lesson to compare its runs",
+                 help="The runs one start of a report's lesson trained: curves, per-class accuracy and confusion "
+                      "matrices together.")
 chosen_ids = st.multiselect("Runs to compare", list(by_id), key="runs_compare",
                             format_func=labels.get, placeholder="Tick rows above or pick runs here")
 chosen = [by_id[i] for i in chosen_ids]
@@ -102,6 +122,11 @@ if per_class.empty:
     st.caption("None of these runs has a test-set evaluation (they failed or are still training).")
 else:
     st.altair_chart(compare.per_class_chart(per_class), width="stretch")
+
+finished = [run for run in chosen if run.status in FINISHED_STATUSES]
+if len(chosen) > 1 and finished:
+    confusion_side_by_side(finished, "### Confusion matrices\nEach row is a true class; its cells, what the model "
+                                     "said, as a share of the class.", per_row=min(len(finished), 3))
 
 if len(chosen) != 1:
     st.subheader("Manage a run")

@@ -59,6 +59,8 @@ with challenge_tab:
     else:
         st.caption("No challenge: students may change every setting. Set one below.")
     st.subheader("Set a new challenge")
+    st.page_link("pages/reports.py", icon=":material/menu_book:",
+                 label="Or hand out one of the five reports' lessons: “Hand out as a challenge” under it on Reports")
     with st.form("teacher_challenge"):
         title = st.text_input("Title", placeholder="e.g. Best simple_cnn in 3 epochs")
         c1, c2 = st.columns(2)

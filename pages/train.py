@@ -27,7 +27,7 @@ from pages.classmode import (
 )
 from pages.common import (classroom, data_dir, list_runs, request_stop, run_label, run_manager, runs_dir,
                           viewer)
-from pages.train_tools import lr_finder, run_knobs
+from pages.train_tools import lr_finder, preset_note, run_knobs
 
 st.title("Train")
 
@@ -58,6 +58,7 @@ else:
     preset_columns = st.columns(len(PRESETS))
     for column, (name, preset) in zip(preset_columns, PRESETS.items()):
         column.button(name, on_click=use_preset, args=(name,), help=preset["description"], width="stretch")
+    preset_note(st.session_state.get("train_preset"))
 link_problems()
 
 setup, watch = st.columns([5, 6], gap="large")

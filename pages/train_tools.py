@@ -1,5 +1,6 @@
-"""The Train page's instruments (not a page): the learning-rate finder beside the form, and a
-watched run's knobs (its learning rate, pause and resume) and forks under its curves.
+"""The Train page's instruments (not a page): the preset picked, in words, under the presets; the
+learning-rate finder beside the form; a watched run's knobs (its learning rate, pause and resume)
+and forks under its curves.
 
 The work is in `cifar_tf.training.lrfind`, `cifar_tf.classroom.knobs` and `cifar_tf.training.fork`;
 this module only asks and shows.
@@ -17,12 +18,26 @@ from cifar_tf.validation import InvalidArgument
 from cifar_tf.views.formatting import escape_markdown, run_label
 from cifar_tf.views.lrfind import range_chart, range_tests, result, suggestion_text
 from cifar_tf.views.bounds import widget_bounds
-from cifar_tf.views.train_form import number_bounds
+from cifar_tf.views.train_form import number_bounds, preset_text
 from pages.common import classroom, list_runs, run_manager, runs_dir, viewer
 
 REFUSED = (InvalidArgument, NotAllowed, RunNotFound, ValueError, RuntimeError, OSError)
 DEFAULT_TEST = RangeTest()
 SMALLEST_RATE = 1e-10   # the least rate the range test's boxes offer (a rate must be above 0)
+
+
+# --- the preset picked -----------------------------------------------------------------------
+
+def preset_note(name):
+    """Under the preset buttons, once one is picked: its description and each way it differs from
+    its report, as text on the page (the buttons' tooltips say only the first)."""
+    if not name:
+        return
+    first, *rest = preset_text(name, st.session_state)
+    with st.container(border=True, key="train_preset_note"):
+        st.markdown(f"**{escape_markdown(first)}**")
+        for line in rest:
+            st.markdown(f"- {escape_markdown(line)}")
 
 
 # --- the learning-rate finder -----------------------------------------------------------------

@@ -229,19 +229,54 @@ def lesson_runs(runs, lesson_id, start=None):
             and (start is None or _tags(run).get(START_TAG) == start)]
 
 
+def run_lesson(run):
+    """Which lesson (and report) a run belongs to, read from its record's tags: a dict with `lesson`,
+    `report`, `title`, `start`, `arm`, `arm_label` and `scale`, or None for a run no lesson started. A lesson id
+    this lab does not know (a copied folder, an older lab) still shows, as it is."""
+    tags = _tags(run)
+    lesson_id = tags.get(LESSON_TAG)
+    if not isinstance(lesson_id, str) or not lesson_id.strip():
+        return None
+    lesson = LESSONS.get(lesson_id)
+    arm = str(tags.get(ARM_TAG) or "")
+    labels = {known.name: known.label for known in (lesson.arms if lesson else ())}
+    return {"lesson": lesson_id, "report": lesson.report if lesson else str(tags.get("report") or "?"),
+            "title": lesson.title if lesson else lesson_id, "start": str(tags.get(START_TAG) or ""),
+            "arm": arm, "arm_label": labels.get(arm, arm), "scale": str(tags.get(SCALE_TAG) or "")}
+
+
+def lesson_label(run):
+    """"Report 003 · <the lesson's title> · scaled for a CPU" for a run a lesson started, else None."""
+    found = run_lesson(run)
+    if found is None:
+        return None
+    scale = SCALE_LABELS.get(found["scale"])
+    return f"Report {found['report']} · {found['title']}" + (f" · {scale}" if scale else "")
+
+
+def lesson_groups(runs):
+    """The runs lessons started as comparisons: one group per start of a lesson (one click on its
+    Start button), newest first; dicts with `lesson`, `report`, `title`, `start`, `scale` and `runs`
+    (in the lesson's arm order)."""
+    groups = {}
+    for run in runs:
+        found = run_lesson(run)
+        if found is None:
+            continue
+        group = groups.setdefault((found["lesson"], found["start"]), {
+            key: found[key] for key in ("lesson", "report", "title", "start", "scale")} | {"runs": []})
+        group["runs"].append(run)
+    for group in groups.values():
+        lesson = LESSONS.get(group["lesson"])
+        order = {arm.name: i for i, arm in enumerate(lesson.arms if lesson else ())}
+        group["runs"].sort(key=lambda run: order.get(_tags(run).get(ARM_TAG), len(order)))
+    return sorted(groups.values(), key=lambda group: (group["start"], group["lesson"]), reverse=True)
+
+
 def lesson_starts(runs, lesson_id):
-    """Each start of a lesson, newest first: dicts with `start`, `scale` and `runs` (in arm order)."""
+    """Each start of one lesson, newest first (`lesson_groups` of that lesson)."""
     lesson = get_lesson(lesson_id)
-    order = {arm.name: i for i, arm in enumerate(lesson.arms)}
-    starts = {}
-    for run in lesson_runs(runs, lesson_id):
-        tags = _tags(run)
-        entry = starts.setdefault(str(tags.get(START_TAG) or ""), {"start": str(tags.get(START_TAG) or ""),
-                                                                  "scale": tags.get(SCALE_TAG), "runs": []})
-        entry["runs"].append(run)
-    for entry in starts.values():
-        entry["runs"].sort(key=lambda run: order.get(_tags(run).get(ARM_TAG), len(order)))
-    return sorted(starts.values(), key=lambda entry: entry["start"], reverse=True)
+    return [group for group in lesson_groups(runs) if group["lesson"] == lesson.id]
 
 
 def arm_run(runs, lesson_id, arm):
@@ -330,6 +365,14 @@ def sharpness_rows(runs):
                      "gap (val loss − loss)": None if last is None else last["val_loss"] - last["loss"],
                      "sharpness (ρ 0.05)": measured.get("sharpness"), "λ max": measured.get("hessian_eigenvalue")})
     return rows
+
+
+def unmeasured_runs(runs):
+    """The finished runs among `runs` with a saved model whose sharpness (at the measure's
+    defaults) is not measured yet."""
+    from .measures import cached
+
+    return [run for run in runs if run.status in FINISHED and run.model_path.exists() and not cached(run, "sharpness")]
 
 
 # --- handing a lesson out as a class challenge --------------------------------------------------------

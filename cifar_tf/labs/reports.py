@@ -139,7 +139,13 @@ REPORT_003 = Report(
                             "training images; with the largest Hessian eigenvalue beside it (Sharpness page, or "
                             "`python -m cifar_tf sharpness RUN`).",
            "nearest_reading": "The nearest number to the report's reading: the validation loss minus the "
-                              "training loss after the last epoch (the generalization gap in loss)."},
+                              "training loss after the last epoch (the generalization gap in loss).",
+           "how_they_differ": "The report's reading compares two loss curves over training, on training and "
+                              "held-out images, so it mixes how flat the minimum is with how far the training and "
+                              "validation losses drift apart; ours looks only at the final weights and only at "
+                              "training images, asking how far the loss climbs when the weights move a little. A "
+                              "run can have a large gap and a flat minimum, or the reverse: the two numbers answer "
+                              "different questions, and only their order across the eight runs can be compared."},
 )
 
 REPORT_004 = Report(

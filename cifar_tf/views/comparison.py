@@ -10,6 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..labs.report_lessons import lesson_label
 from ..runs.outputs import read_evaluation
 from ..training.config import unused_settings
 from .formatting import as_number, csv_text, where_it_runs
@@ -24,7 +25,7 @@ CURVE_METRICS = {
 CURVE_BUTTONS = {"loss": "loss", "accuracy": "accuracy", "val_loss": "val loss",
                  "val_accuracy": "val accuracy", "lr": "learning rate"}  # short names for buttons
 
-TABLE_COLUMNS = ["id", "name", "arch", "status", "params", "epochs", "best val accuracy",
+TABLE_COLUMNS = ["id", "name", "lesson", "arch", "status", "params", "epochs", "best val accuracy",
                  "test accuracy", "weighted F1", "training time (s)", "images/s", "device",
                  "where", "created"]
 _FLOAT_COLUMNS = {"best val accuracy": "best_val_accuracy", "test accuracy": "test_accuracy",
@@ -39,14 +40,15 @@ CSV_DECIMALS = {"best val accuracy": 4, "test accuracy": 4, "weighted F1": 4, "t
 # --- the table of runs --------------------------------------------------------------------------
 
 def runs_table(runs, owners=None):
-    """One row per run with its headline numbers; missing values (failed, queued runs) are NaN.
-    With `owners` (run id → name, class mode), an "owner" column follows the name."""
+    """One row per run with its headline numbers and the lesson (of a report) that started it, if
+    any; missing values (failed, queued runs) are NaN or None. With `owners` (run id → name, class
+    mode), an "owner" column follows the name."""
     rows = []
     for run in runs:
         record = run.record
         metrics = record.get("metrics") if isinstance(record.get("metrics"), dict) else {}
         device = record.get("device") if isinstance(record.get("device"), dict) else {}
-        row = {"id": run.id, "name": run.name, "arch": _text(record.get("arch")),
+        row = {"id": run.id, "name": run.name, "lesson": lesson_label(run), "arch": _text(record.get("arch")),
                "status": _text(run.status), "params": as_number(record.get("params")),
                # As far as its curves go: a run a time budget stopped in its first epoch has 0.48.
                "epochs": as_number(run.epochs_trained()),

@@ -103,6 +103,14 @@ def trained_with(run):
 CSV_SIGNIFICANT = 6   # digits a CSV keeps of a number no column rule covers
 
 
+def start_time(start):
+    """"20250101-120000-abcd" (a lesson's start tag) as 2025-01-01 12:00; anything else as it is."""
+    stamp = start[:15]
+    if len(stamp) == 15 and stamp[8] == "-" and (stamp[:8] + stamp[9:]).isdigit():
+        return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}"
+    return start
+
+
 def csv_text(table, decimals=None):
     """`table` (a DataFrame) as CSV text, its numbers as a spreadsheet should show them: the columns
     named in `decimals` (column -> decimals: scores to 4, seconds to 1) rounded so, every other

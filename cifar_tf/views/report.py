@@ -14,12 +14,13 @@ import pandas as pd
 from markupsafe import Markup
 
 from ..evaluation.metrics import most_confident_mistakes
+from ..labs.report_lessons import SCALE_LABELS, run_lesson
 from ..runs.files import now
 from ..runs.outputs import load_probabilities, read_evaluation
 from .calibration import calibration_section
 from .comparison import flat_config, settings_table
 from .evaluation import probability_caption, report_table
-from .formatting import as_number, format_seconds
+from .formatting import as_number, format_seconds, start_time
 from .pictures import enlarge
 from .svg import line_chart
 
@@ -41,12 +42,25 @@ def run_report(run, *, owner=None, dataset=None):
     if record.get("created_at"):
         subtitle.append(f"created {str(record['created_at'])[:16].replace('T', ' ')}")
     return TEMPLATES.get_template("report.html").render(
-        name=run.name, subtitle=" · ".join(subtitle), numbers=_numbers(run, metrics), charts=_curves(run),
+        name=run.name, subtitle=" · ".join(subtitle), lesson=lesson_sentence(run), numbers=_numbers(run, metrics),
+        charts=_curves(run),
         per_class=_per_class(evaluation) if evaluation else None,
         confusion=_confusion(evaluation) if evaluation else None,
         mistakes=_mistakes(run, evaluation, dataset) if evaluation else None,
         calibration=Markup(calibration_section(run, dataset)) if evaluation else None,  # escaped there
         configuration=_configuration(run), made=now())
+
+
+def lesson_sentence(run):
+    """Which report and lesson the run belongs to, in a sentence; None for a run no lesson started."""
+    found = run_lesson(run)
+    if found is None:
+        return None
+    details = [f"its run “{found['arm_label']}”" if found["arm_label"] else "",
+               SCALE_LABELS.get(found["scale"], ""), f"started {start_time(found['start'])}" if found["start"] else ""]
+    return (f"One of the runs of report {found['report']}'s lesson “{found['title']}” ({found['lesson']})"
+            + (f": {', '.join(d for d in details if d)}" if any(details) else "")
+            + ". The Reports page sets its figures beside the report's, and the lesson's other runs beside it.")
 
 
 def _numbers(run, metrics):

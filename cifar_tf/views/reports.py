@@ -8,7 +8,7 @@ from ..labs.reports import CLASSES, get_report
 from ..runs.outputs import read_evaluation
 from .comparison import per_class_accuracy, run_labels
 from .evaluation import confusion_chart
-from .formatting import as_number
+from .formatting import as_number, start_time
 
 SIDE_BY_SIDE_COLUMNS = ["figure", "report", "ours", "difference", "our run", "why they may differ"]
 
@@ -81,7 +81,10 @@ def sharpness_table(runs):
 def start_label(entry):
     """A start of a lesson in a picker: when, at which scale, how many runs and how many finished."""
     done = sum(run.status in report_lessons.FINISHED for run in entry["runs"])
-    stamp = entry["start"][:15]
-    when = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}" if len(stamp) == 15 else entry["start"]
     scale = report_lessons.SCALE_LABELS.get(entry["scale"], entry["scale"] or "?")
-    return f"{when} · {scale} · {done}/{len(entry['runs'])} finished"
+    return f"{start_time(entry['start'])} · {scale} · {done}/{len(entry['runs'])} finished"
+
+
+def group_label(group):
+    """A lesson's start among every lesson's (the Runs page's picker): its report and title first."""
+    return f"Report {group['report']} · {group['title']} · {start_label(group)}"

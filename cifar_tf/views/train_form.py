@@ -8,6 +8,7 @@ A widget always gets a value of its own type: a text box is given text, an integ
 """
 from ..models.registry import editable_hyperparameters, pretrained
 from ..training.config import CHOICES, LIMITS, TrainConfig, parse_value
+from ..training.presets import preset_config, preset_notes
 from ..validation import InvalidArgument
 from .bounds import widget_bounds
 
@@ -113,6 +114,22 @@ def form_state(config):
     for name, default in editable_hyperparameters(config.arch).items():
         state[hp_key(config.arch, name)] = widget_value(name, config.arch_params.get(name, default), default)
     return state
+
+
+def preset_text(name, state=None):
+    """What a page shows of a picked preset, as plain lines (text, not Markdown): its description,
+    then each way it differs from its report; given the form's `state`, last the settings changed
+    since it was picked (widgets the form does not show now are not counted)."""
+    notes = preset_notes(name)
+    lines = [f"Preset {name}: {notes['description']}"]
+    lines += [f"Differs from the report: {line}" for line in notes["differences"]]
+    config = preset_config(name)
+    prefix = hp_key(config.arch, "")
+    changed = [key.removeprefix(prefix).removeprefix("cfg_") for key, value in form_state(config).items()
+               if state is not None and key in state and state[key] != value]
+    if changed:
+        lines.append("Changed since you picked it: " + ", ".join(changed) + ".")
+    return lines
 
 
 def initial_state():

@@ -102,3 +102,33 @@ def test_the_teacher_hands_a_lesson_out_as_a_challenge(app_env, quiet_manager, m
     assert challenge.preset == "seed004" and challenge.max_epochs == 3 and challenge.max_train_images == 3000
     assert set(challenge.archs) == {"keras_vgg19", "resnet50", "densenet121", "concat_cnn"}
     assert "architecture" in challenge.editable
+
+
+def frame(at, column):
+    """The page's table that has `column`."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_report_003_sets_our_sharpness_beside_its_definition_for_the_lessons_finished_runs(app_env):
+    from cifar_tf.labs import measures
+
+    runs = {run.name: run for run in store.list_runs(app_env)[0]}
+    grid = runs["baseline"]   # a small trained run, as one of the lesson's
+    grid.update(tags={lessons.LESSON_TAG: "003-sharpness-grid", lessons.START_TAG: "20250101-120000-abcd",
+                      lessons.ARM_TAG: "resnet18-sgd-plain", lessons.SCALE_TAG: "scaled"})
+    at = open_reports("003")
+    assert not at.exception
+    assert "maximum training loss" in texts(at) and "L2 ball of radius rho" in texts(at)
+    assert any("How they differ" in shown(c.value) for c in at.caption)
+    theirs, ours = frame(at, "gap (val loss − loss)"), frame(at, "sharpness (ρ 0.05)")
+    last = [e for e in grid.epochs() if "val_loss" in e][-1]
+    assert list(theirs["run"]) == ["baseline"]
+    assert theirs["gap (val loss − loss)"][0] == pytest.approx(last["val_loss"] - last["loss"])
+    assert ours["sharpness (ρ 0.05)"].isna().all()   # not measured yet
+    at.button(key="sharpness_measure").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    measured = measures.cached(store.load_run(grid.id, app_env), "sharpness")
+    ours = frame(at, "sharpness (ρ 0.05)")
+    assert ours["sharpness (ρ 0.05)"][0] == pytest.approx(measured["sharpness"]) and measured["sharpness"] >= 0
+    assert ours["λ max"][0] == pytest.approx(measured["hessian_eigenvalue"])
+    assert not any(b.key == "sharpness_measure" for b in at.button)   # every finished run is measured

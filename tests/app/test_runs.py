@@ -1,5 +1,7 @@
 import json
 
+import pandas as pd
+
 from cifar_tf.runs import store
 from helpers import open_app
 
@@ -102,3 +104,36 @@ def test_empty_runs_folder_points_to_train(app_env, monkeypatch, tmp_path):
     at = open_app("pages/runs.py")
     assert not at.exception
     assert any("No runs yet" in info.value for info in at.info)
+
+
+def lesson_run(folder, name, arm, start, *, accuracy, lesson="003-sharpness-grid"):
+    """A finished run made by hand, tagged as a lesson's Start on the Reports page tags it."""
+    from cifar_tf.labs import report_lessons as lessons
+    from helpers import finished_run_with_curve
+
+    run = finished_run_with_curve(folder, accuracy=accuracy, name=name, per_class=[accuracy] * 10)
+    return run.update(tags={lessons.LESSON_TAG: lesson, lessons.START_TAG: start, lessons.ARM_TAG: arm,
+                            lessons.SCALE_TAG: "scaled", "report": "003"})
+
+
+def test_a_lesson_picked_by_name_compares_its_runs_together(app_env):
+    lesson_run(app_env, "grid adam", "resnet18-adam-plain", "20260101-090000-aaaa", accuracy=0.4)
+    lesson_run(app_env, "grid sgd", "resnet18-sgd-plain", "20260101-090000-aaaa", accuracy=0.3)
+    lesson_run(app_env, "earlier start", "resnet18-sgd-plain", "20250101-090000-bbbb", accuracy=0.2)
+    at = open_app("pages/runs.py")
+    assert not at.exception
+    lessons = dict(zip(table(at)["name"], table(at)["lesson"]))
+    assert lessons["grid sgd"].startswith("Report 003 · ResNet18 and VGG16") and lessons["grid sgd"].endswith("scaled for a CPU")
+    assert pd.isna(lessons["baseline"])   # no lesson started it
+    picker = at.selectbox(key="runs_lesson")
+    assert picker.value is None and len(picker.options) == 2
+    newest = next(option for option in picker.options if "2026-01-01 09:00" in option)
+    assert "Report 003" in newest and "2/2 finished" in newest
+    picker.select(newest).run()   # one pick: the lesson's two runs, in the lesson's arm order
+    assert not at.exception
+    ids = run_ids(app_env)
+    assert at.multiselect(key="runs_compare").value == [ids["grid sgd"], ids["grid adam"]]
+    assert any("Confusion matrices" in m.value for m in at.markdown)
+    # The curves overlaid, the per-class accuracy, and one confusion matrix per run side by side.
+    assert len(at.get("vega_lite_chart")) == 4
+    assert {"grid sgd", "grid adam"} <= {c.value for c in at.caption}

@@ -132,3 +132,18 @@ def test_a_fork_starts_from_a_saved_epoch_of_a_finished_run(app_env, one_slot):
     assert [e.get("inherited") for e in fork.epochs()] == [baseline.id]
     assert at.query_params["run"] in (fork.id, [fork.id])
 
+
+
+def test_a_picked_preset_says_on_the_page_how_it_differs_from_its_report(app_env):
+    at = open_app("pages/train.py")
+    note = lambda: [shown(m.value) for m in at.markdown if "Preset " in m.value or "Differs" in m.value  # noqa: E731
+                    or "Changed since" in m.value]
+    assert note() == []   # nothing picked yet
+    widget(at, "button", "seed001").click().run()
+    assert not at.exception
+    text = note()
+    assert text[0].startswith("**Preset seed001: Report 001: simple_cnn")
+    assert any(line.startswith("- Differs from the report: The network is its code's") for line in text)
+    assert not any("Changed since" in line for line in text)
+    widget(at, "number_input", "Epochs").set_value(12).run()
+    assert note()[-1] == "- Changed since you picked it: epochs."

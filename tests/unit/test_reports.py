@@ -235,6 +235,43 @@ def test_side_by_side_puts_ours_beside_the_report_and_says_why(runs_dir):
     assert round(gd["report"], 4) == -2.2807 and abs(gd["difference"]) < 1e-6
 
 
+def test_runs_group_by_lesson_start_in_arm_order_newest_first(runs_dir):
+    def run(name, lesson, arm, start):
+        return tagged(finished_run_with_curve(runs_dir, accuracy=0.5, name=name), lesson, arm, start=start)
+
+    sam = run("sam", "000-transfer-vs-sam", "sam", "20250102-080000-aaaa")
+    transfer = run("transfer", "000-transfer-vs-sam", "transfer", "20250102-080000-aaaa")
+    older = run("older", "000-transfer-vs-sam", "transfer", "20250101-080000-bbbb")
+    cnn = run("cnn", "001-cnn", "cnn", "20250101-090000-cccc")
+    unknown = run("copied", "999-gone", "x", "20240101-080000-dddd")   # a lesson this lab does not know
+    plain = finished_run_with_curve(runs_dir, accuracy=0.5, name="plain")
+    odd = finished_run_with_curve(runs_dir, accuracy=0.5, name="odd").update(tags={lessons.LESSON_TAG: ["003"]})
+    groups = lessons.lesson_groups([sam, older, plain, cnn, transfer, unknown, odd])
+    assert [(g["lesson"], g["start"][:15]) for g in groups] == [
+        ("000-transfer-vs-sam", "20250102-080000"), ("001-cnn", "20250101-090000"),
+        ("000-transfer-vs-sam", "20250101-080000"), ("999-gone", "20240101-080000")]
+    assert [r.name for r in groups[0]["runs"]] == ["transfer", "sam"]   # the lesson's arm order
+    assert (groups[0]["report"], groups[0]["scale"]) == ("000", "scaled")
+    assert groups[-1]["title"] == "999-gone" and [r.name for r in groups[-1]["runs"]] == ["copied"]
+    assert [g["start"] for g in lessons.lesson_starts([sam, older, cnn], "000-transfer-vs-sam")] == [
+        "20250102-080000-aaaa", "20250101-080000-bbbb"]
+    assert lessons.run_lesson(plain) is None and lessons.run_lesson(odd) is None
+    assert lessons.lesson_label(sam) == ("Report 000 · DenseNet121 transfer learning, without and with SAM · "
+                                         "scaled for a CPU")
+    assert lessons.run_lesson(sam)["arm_label"] == "DenseNet121 transfer + SAM"
+
+
+def test_a_lesson_runs_html_report_names_its_report_and_lesson(runs_dir):
+    from cifar_tf.views.report import run_report
+
+    run = tagged(finished_run_with_curve(runs_dir, accuracy=0.5, name="r"), "001-cnn", "cnn")
+    html = run_report(run)
+    assert ("One of the runs of report 001&#39;s lesson “The report&#39;s CNN: augmentation and one learning-rate "
+            "drop” (001-cnn): its run “simple_cnn, report 001&#39;s recipe”, scaled for a CPU, started 2025-01-01 "
+            "12:00.") in html
+    assert "One of the runs of" not in run_report(finished_run_with_curve(runs_dir, accuracy=0.5, name="plain"))
+
+
 def test_a_lesson_can_be_handed_out_as_a_challenge():
     from cifar_tf.classroom.challenge import new_challenge, problems
 
