@@ -16,7 +16,7 @@ def test_hyperband_search_fills_in_live_and_stops(tmp_path, cifar_dir):
     runs = tmp_path / "runs"
     env = {"CIFAR_TF_RUNS_DIR": str(runs), "CIFAR10_DIR": str(cifar_dir)}
     try:
-        drive(env)
+        drive(env, runs)
     finally:
         for search in search_store.list_searches(runs):  # never leave a search process behind
             RunManager(runs).stop_search(search.id)
@@ -25,7 +25,17 @@ def test_hyperband_search_fills_in_live_and_stops(tmp_path, cifar_dir):
     assert any(row["status"] == "completed" for row in results.trials(search))
 
 
-def drive(env):
+def what_the_search_says(runs):
+    """On a timeout: each search's record and the tail of its log, so that a failure says why."""
+    lines = []
+    for search in search_store.list_searches(runs):
+        log = search.path / search_store.LOG_FILE
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+        lines.append(f"{search.id}: {search.record}\n{tail}")
+    return "\n".join(lines) or "no search was made"
+
+
+def drive(env, runs):
     with app_server(env) as url, browser_page() as page:
         open_page(page, url, "search")
         # Report 001's space with Hyperband: at most 3 epochs makes a 6-trial iteration.
@@ -41,7 +51,10 @@ def drive(env):
         page.get_by_role("button", name="Start search").click()
 
         # The first trial appears in the metrics on its own: the page refreshes every second.
-        page.locator("[data-testid='stMetricValue']").filter(has_text="1 / 6").wait_for(timeout=180_000)
+        try:
+            page.locator("[data-testid='stMetricValue']").filter(has_text="1 / 6").wait_for(timeout=180_000)
+        except Exception as error:
+            raise AssertionError(what_the_search_says(runs)) from error
         # The trials table (its cells are in the page for screen readers) shows the finished trial.
         page.locator("td[role='gridcell']").filter(has_text=re.compile("^completed$")).first.wait_for(state="attached")
         assert page.locator("[data-testid='stException']").count() == 0
