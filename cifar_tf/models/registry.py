@@ -9,8 +9,8 @@ costs milliseconds, and only building a model pays for TensorFlow.
     ARCHITECTURES["vgg16"].defaults   # {'width': 64, ...}
 """
 import ast
-import functools
 import importlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +35,27 @@ class Architecture:
     @property
     def defaults(self):
         """The builder's keyword defaults (literal values only), read from its source."""
-        return dict(_keyword_defaults(self.module, self.name))
+        return dict(_DEFAULTS[self.name])
 
 
-@functools.cache
-def _keyword_defaults(module, function):
-    tree = ast.parse((Path(__file__).parent / f"{module}.py").read_text(encoding="utf-8"))
+def parse_source(path, attempts=10):
+    """The syntax tree of the Python file at `path`.
+
+    CPython before 3.11.8 lets two threads' `ast.parse` trip over each other's recursion count
+    ("AST constructor recursion depth mismatch", python/cpython#106905): in the app, TensorFlow's
+    autograph parses source in the warm-up thread while a page reads the registry. The failure
+    is transient, so parse again."""
+    source = Path(path).read_text(encoding="utf-8")
+    for attempt in range(attempts):
+        try:
+            return ast.parse(source, filename=str(path))
+        except SystemError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01)
+
+
+def _keyword_defaults(tree, function):
     node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
     defaults = {}
     for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults):
@@ -105,6 +120,14 @@ ARCHITECTURES = {arch.name: arch for arch in (
                  "keras.applications VGG19 base (no BatchNorm; optionally ImageNet weights) + Dense head.",
                  "Simonyan & Zisserman 2015; keras.applications.VGG19 (report 004 built it from Keras' vgg19.py)"),
 )}
+
+
+# Read once per process, on import: the pages import the registry before they start the warm-up
+# thread, so a page's click never parses (and parse_source covers an import that races).
+_TREES = {module: parse_source(Path(__file__).parent / f"{module}.py")
+          for module in sorted({arch.module for arch in ARCHITECTURES.values()})}
+_DEFAULTS = {arch.name: _keyword_defaults(_TREES[arch.module], arch.name) for arch in ARCHITECTURES.values()}
+del _TREES
 
 
 def get_architecture(name):

@@ -247,3 +247,24 @@ def test_default_sizes_are_sensible():
     assert registry.count_params("resnet20") == 271_098   # "0.27M" in He et al. 2016, table 6
     assert registry.count_params("resnet18") == 11_183_562
     assert registry.count_params("resnet20", shortcut="projection") > registry.count_params("resnet20")
+
+
+def test_a_parse_that_another_thread_trips_is_tried_again(monkeypatch):
+    """Python 3.11.7's ast.parse fails now and then while another thread parses (autograph in the
+    app's warm-up thread): the registry's read of a builder's source tries again instead of
+    showing the page a SystemError."""
+    real_parse, failures = registry.ast.parse, []
+
+    def flaky_parse(source, **kwargs):
+        if len(failures) < 2:
+            failures.append(1)
+            raise SystemError("AST constructor recursion depth mismatch (before=57, after=94)")
+        return real_parse(source, **kwargs)
+
+    monkeypatch.setattr(registry.ast, "parse", flaky_parse)
+    tree = registry.parse_source(inspect.getsourcefile(applications))
+    assert len(failures) == 2
+    assert any(getattr(node, "name", None) == "mobilenetv2" for node in tree.body)
+    failures.clear()
+    with pytest.raises(SystemError):
+        registry.parse_source(inspect.getsourcefile(applications), attempts=2)
