@@ -19,14 +19,26 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's feature flags as /proc/cpuinfo lists them (empty where there is none)."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as f:
+            line = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return frozenset()
+    return frozenset(line.partition(":")[2].split())
+
+
 def cpu_supports_bf16():
     """AVX-512 BF16 or AMX: bfloat16 matrix work runs natively on this CPU."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
+def cpu_features():
+    """What a CPU speed figure depends on, in words: "AVX2, no AVX-512, no bfloat16"."""
+    flags = cpu_flags()
+    vector = "AVX-512" if "avx512f" in flags else "AVX2, no AVX-512" if "avx2" in flags else "no AVX2"
+    return f"{vector}, {'bfloat16' if cpu_supports_bf16() else 'no bfloat16'}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,7 +58,8 @@ def gpu_names():
 def device_summary():
     gpus = gpu_names()
     return {"kind": "gpu" if gpus else "cpu", "gpus": list(gpus), "cpu": cpu_name(),
-            "cpu_count": os.cpu_count() or 1, "bf16": cpu_supports_bf16()}
+            "cpu_count": os.cpu_count() or 1, "bf16": cpu_supports_bf16(),
+            "cpu_features": cpu_features()}
 
 
 def gpus_for_runs():

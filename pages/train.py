@@ -32,9 +32,6 @@ from pages.train_tools import lr_finder, preset_note, run_knobs
 st.title("Train")
 
 
-LIVE_REFRESH_S = 2.0   # the watch panel's refresh while a run is active
-
-
 def use_preset(name):
     st.session_state.update(form.form_state(preset_config(name)), train_preset=name)
 
@@ -236,7 +233,7 @@ with watch:
         live.clear()  # one watched run per session: its records, read incrementally
         live[watched] = LiveRun(next(r for r in runs if r.id == watched).path)
 
-    @st.fragment(run_every=LIVE_REFRESH_S if active else None)
+    @st.fragment(run_every=live[watched].pacer.interval if active else None)  # measured: views/live.py
     def live_view(run_id):
         try:
             run = load_run(run_id, runs_dir())
@@ -282,6 +279,8 @@ with watch:
                                    width="stretch")
         elif run.status == "running":
             st.caption("The first curve points appear after a few batches.")
+        if run.status in ACTIVE_STATUSES:
+            st.caption(curves.pacer.describe())
         owner, read_only = owner_name(run, classroom().names()), read_only_reason(viewer(), run)
         if owner:
             st.caption(f"Started by {escape_markdown(owner)}.")
@@ -294,5 +293,7 @@ with watch:
         elif active:
             st.rerun()  # it just finished: redraw the page without the timer
         run_knobs(run, read_only)   # its learning rate, pause and resume; forks
+        if curves.refreshed() and run.status in ACTIVE_STATUSES:
+            st.rerun()  # the pacer chose another interval: a full rerun sets the fragment's timer
 
     live_view(watched)

@@ -17,12 +17,16 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 
+from ..classroom.links import config_params
 from ..settings import DEFAULT_RUNS_DIR, PROJECT_DIR
 from ..training.presets import preset_config
-from .app_client import chromium, cpu_seconds, health_seconds, open_page, streamlit_server
+from .app_client import (browser_cpu_seconds, browser_cpu_since, chromium, cpu_seconds, health_seconds, open_page,
+                         streamlit_server)
+from .training import train_flags
 
 PAGES = {"Home": "", "Data": "data", "Train": "train", "Runs": "runs", "Evaluate": "evaluate",
          "Predict": "predict", "Search": "search", "Gradient descent": "lab_gradient_descent",
@@ -134,41 +138,48 @@ def _phase(runs, run_id):
 
 # --- the fast preset: the command line against the Train page in Chromium ------------------------
 
-def task_fast_preset_watched(data_dir, tabs=(1, 5)):
-    """The fast preset from the command line (start to saved), then started from the Train page and
-    watched in 1 and in 5 Chromium tabs (Start to "Completed"), side by side in one process."""
-    return {"rows": [_fast_from_cli(data_dir)] + [_fast_from_page(data_dir, count) for count in tabs]}
+def task_fast_preset_watched(data_dir, tabs=(1, 5), overrides=None):
+    """The fast preset (with `overrides`, e.g. fewer images) from the command line (start to saved),
+    then started from the Train page and watched in 1 and in 5 Chromium tabs (Start to "Completed"),
+    side by side in one process; with the CPU the watching took, the server's and the browser's."""
+    overrides = overrides or {}
+    return {"overrides": overrides, "rows": [_fast_from_cli(data_dir, overrides)] +
+            [_fast_from_page(data_dir, count, overrides) for count in tabs]}
 
 
-def _fast_from_cli(data_dir):
+def _fast_from_cli(data_dir, overrides):
     with tempfile.TemporaryDirectory(prefix="cifar-bench-") as runs:
         command = [sys.executable, "-m", "cifar_tf", "train", "--preset", "fast", "--data-dir", str(data_dir),
-                   "--runs-dir", runs, "--json"]
+                   "--runs-dir", runs, "--json", *train_flags(overrides)]
         started = time.perf_counter()
         done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, check=True)
         seconds = time.perf_counter() - started
         record = json.loads(done.stdout)
     return {"how": "command line (start to saved)", "tabs": 0, "seconds": round(seconds, 1),
             "train_seconds": record["metrics"]["train_seconds"], "accuracy": record["metrics"]["test_accuracy"],
-            "first_point_seconds": None}
+            "first_point_seconds": None, "server_cpu_share": None, "browser_cpu_share": None}
 
 
-def _fast_from_page(data_dir, tabs):
+def _fast_from_page(data_dir, tabs, overrides):
     from playwright.sync_api import expect
 
     with tempfile.TemporaryDirectory(prefix="cifar-bench-") as folder, \
-            streamlit_server({"CIFAR_TF_RUNS_DIR": folder, "CIFAR10_DIR": str(data_dir)}) as (url, _, _), \
+            streamlit_server({"CIFAR_TF_RUNS_DIR": folder, "CIFAR10_DIR": str(data_dir)}) as (url, _, server), \
             chromium() as browser:
         first = browser.new_page(viewport={"width": 1280, "height": 800})
         first.set_default_timeout(120_000)
-        first.goto(f"{url}/train")
-        _idle(first)
-        first.get_by_role("button", name="fast", exact=True).click()
+        if overrides:  # the preset's settings with the overrides, as a link fills the form
+            first.goto(f"{url}/train?{urlencode(config_params(preset_config('fast', **overrides)))}")
+        else:
+            first.goto(f"{url}/train")
+            _idle(first)
+            first.get_by_role("button", name="fast", exact=True).click()
         # The form shows the preset once its rerun is done: a Start pressed before would train the defaults.
         expect(first.get_by_role("combobox", name="Architecture")).to_have_value(re.compile("^fast_cnn"))
         _idle(first)
         first.get_by_role("button", name="Start training").click()
         started = time.perf_counter()
+        server_cpu, browser_cpu = cpu_seconds(server.pid), browser_cpu_seconds()
         first.wait_for_url("**/train?run=*", timeout=120_000)
         watchers = [first]
         for _ in range(tabs - 1):
@@ -179,12 +190,18 @@ def _fast_from_page(data_dir, tabs):
         first_point = time.perf_counter() - started
         first.get_by_text("Completed: test accuracy").wait_for(timeout=3_600_000)
         seconds = time.perf_counter() - started
+        # Per second of watching, in cores: the server's own threads (the training is another process)
+        # and every Chromium process, read before the tabs close.
+        server_cpu, browser_cpu = cpu_seconds(server.pid) - server_cpu, browser_cpu_since(browser_cpu)
         record = json.loads(next(Path(folder).glob("*/run.json")).read_text())
     if record["config"]["arch"] != preset_config("fast").arch:
         raise RuntimeError(f"the page trained {record['config']['arch']}, not the fast preset")
+    if overrides.get("train_limit") not in (None, record["config"]["train_limit"]):
+        raise RuntimeError(f"the page trained on {record['config']['train_limit']} images, not {overrides['train_limit']}")
     return {"how": f"Train page, watched in {tabs} tab{'s' if tabs > 1 else ''} (Start to Completed)",
             "tabs": tabs, "seconds": round(seconds, 1), "train_seconds": record["metrics"]["train_seconds"],
-            "accuracy": record["metrics"]["test_accuracy"], "first_point_seconds": round(first_point, 1)}
+            "accuracy": record["metrics"]["test_accuracy"], "first_point_seconds": round(first_point, 1),
+            "server_cpu_share": round(server_cpu / seconds, 4), "browser_cpu_share": round(browser_cpu / seconds, 4)}
 
 
 def _idle(page):

@@ -105,6 +105,39 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def browser_cpu_seconds(root=None):
+    """CPU seconds used so far by each Chromium process below process `root` (this one by
+    default), by process id: a browser is several processes, and tabs come and go."""
+    children = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", encoding="ascii") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    below, stack = [], [root or os.getpid()]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            below.append(child)
+            stack.append(child)
+    used = {}
+    for pid in below:
+        try:
+            if "chrom" in os.readlink(f"/proc/{pid}/exe").rsplit("/", 1)[-1]:
+                used[pid] = cpu_seconds(pid)
+        except OSError:   # it ended meanwhile
+            continue
+    return used
+
+
+def browser_cpu_since(before, root=None):
+    """Chromium's CPU seconds since `before` (a `browser_cpu_seconds` reading): processes born
+    since count whole; those that ended since are lost, so read before closing tabs."""
+    return sum(now - before.get(pid, 0.0) for pid, now in browser_cpu_seconds(root).items())
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]

@@ -11,11 +11,13 @@ def render(results):
     """All sections as Markdown (which also reads well as plain text)."""
     m = results["machine"]
     lines = [f"# Benchmarks{' (quick)' if results['quick'] else ''}", "",
-             f"Measured {results['started']} on {m['description']} "
-             f"(bfloat16 support: {'yes' if m.get('bf16') else 'no'}), Python {m['python']}; "
+             f"Measured {results['started']} on {m['description']}, Python {m['python']}; "
              f"`python -m cifar_tf bench{' --quick' if results['quick'] else ''}` took {results['seconds']:.0f} s. "
              f"Load average at the end: {', '.join(f'{v:.1f}' for v in results['load_average'])} "
              "(other jobs on the same cores slow the wall-clock figures; CPU seconds are given beside them).", ""]
+    if results.get("slow_cpu"):
+        lines += ["**Slow-CPU setting** (`--slow-cpu`): every process the benchmark started (training, server, "
+                  "browser) ran on one core, so the app's share of the CPU shows as it would on a slower machine.", ""]
     sections = results["sections"]
     if "throughput" in sections:
         t = sections["throughput"]
@@ -144,16 +146,24 @@ def _watched_section(w):
         ratio = r["seconds"] / cli["seconds"]
         target = "" if not r["tabs"] else (" (target 1.15x)" if r["tabs"] == 1 else " (target 1.3x)")
         rows.append([r["how"], f"{r['seconds']:.0f} s", f"{r['train_seconds']:.0f} s",
-                     f"{r['seconds'] / r['train_seconds']:.2f}x + {r['seconds'] - 1.3 * r['train_seconds']:+.0f} s"
+                     f"{r['seconds'] / r['train_seconds']:.2f}x, {r['seconds'] - 1.3 * r['train_seconds']:+.0f} s"
                      if r["tabs"] else "-", f"{ratio:.2f}x{target}", _seconds(r["first_point_seconds"]),
-                     f"{r['accuracy']:.1%}"])
+                     _share(r.get("server_cpu_share")), _share(r.get("browser_cpu_share")), f"{r['accuracy']:.1%}"])
+    settings = ", ".join(f"{k} {v}" for k, v in (w.get("overrides") or {}).items())
     return ["## The fast preset, watched", "",
-            "`--preset fast` from the command line, then started from the Train page in headless Chromium and "
+            f"`--preset fast`{' (' + settings + ')' if settings else ''} from the command line, then started from "
+            "the Train page in headless Chromium and "
             "watched to the end in 1 and in 5 tabs (the first tab clicks Start), one after another in one run. "
             "Start to Completed must stay within 1.3x the training time plus 10 s, and within 1.15x (1 tab) and "
-            "1.3x (5 tabs) of the command line's start to saved; the first curve point within 10 s of Start.", "",
+            "1.3x (5 tabs) of the command line's start to saved; the first curve point within 10 s of Start. "
+            "The CPU the watching took is per second of it, in % of one core: the server's own threads (the "
+            "training is another process) and every Chromium process.", "",
             _markdown(["how", "start to end", "training time", "end vs 1.3x training", "vs command line",
-                       "first curve point", "test accuracy"], rows), ""]
+                       "first curve point", "server CPU", "browser CPU", "test accuracy"], rows), ""]
+
+
+def _share(share):
+    return "-" if share is None else f"{share:.1%}"
 
 
 def _ok(condition):

@@ -196,6 +196,11 @@ def task_preset(label, preset="fast", overrides=None, data_dir=None, cache_dir=N
             "train_seconds": round(train_seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
 
 
+def train_flags(overrides):
+    """`train`'s command-line flags for settings given as a dict: {"train_limit": 200} -> --train-limit=200."""
+    return [f"--{key.replace('_', '-')}={value}" for key, value in (overrides or {}).items()]
+
+
 def cli_start_to_saved(data_dir, runs=5, preset="fast", overrides=None, runs_dir=None):
     """`python -m cifar_tf train --preset PRESET` `runs` times in a row, each timed from process
     start to saved model, with the moments its log lines appeared: how long after the last epoch
@@ -208,7 +213,7 @@ def cli_start_to_saved(data_dir, runs=5, preset="fast", overrides=None, runs_dir
     from ..settings import PROJECT_DIR
 
     runs_dir = runs_dir or tempfile.mkdtemp(prefix="cli-runs-")
-    flags = [f"--{key.replace('_', '-')}={value}" for key, value in (overrides or {}).items()]
+    flags = train_flags(overrides)
     rows = []
     for index in range(runs):
         started = time.time()

@@ -12,7 +12,7 @@ def cmd_bench(args):
         if section not in SECTIONS:
             raise ValueError(f"--only: {section!r} is not a section: expected some of " + ", ".join(SECTIONS))
     run_bench(quick=args.quick, data_dir=args.data_dir, cache_dir=args.cache_dir, sections=sections,
-              write=args.write)
+              write=args.write, slow_cpu=args.slow_cpu)
 
 def cmd_gpu_check(args):
     from ..bench.gpu import SECTIONS, run_gpu_check
@@ -37,6 +37,8 @@ def add_commands(commands):
                        help="also write the tables as Markdown (default path docs/benchmarks.md)")
     bench.add_argument("--only", metavar="SECTIONS", help="comma-separated: throughput, pipeline, presets, cli, app, pages, "
                                                           "watched (with --gpu: data, anchor, ours, class, throughput, tests)")
+    bench.add_argument("--slow-cpu", action="store_true",
+                       help="run everything on one core, so the app's share of the CPU shows as on a slower machine")
     bench.add_argument("--gpu", action="store_true",
                        help="the GPU check: the fast preset under JAX against airbench94 (PyTorch) on this GPU, a "
                             "class of 30 runs, every architecture's throughput (under 8 minutes on one H200)")

@@ -8,8 +8,14 @@ so that a long run draws as many points as a short one and the latest ones stay 
 specs are plain Vega-Lite dicts, built again only when something new was read and, while the run
 trains, at most every CHART_EVERY_S: a refresh costs a few stats, and the browsers watching redraw
 their charts a few times a minute, not every second.
+
+How often the view refreshes is measured, not fixed: a `RefreshPacer` times each refresh's CPU and
+steps to a longer interval when refreshing would take more than REFRESH_CPU_SHARE of a core, so a
+slow server gives the training the CPU a fast one would (issue 27).
 """
+import statistics
 import time
+from collections import deque
 
 from ..runs.control import EVENTS_FILE
 from ..runs.files import read_jsonl_from
@@ -23,12 +29,20 @@ CHART_EVERY_S = 6.0         # the curves redraw at most this often while a run t
                             # redrawing two charts per second per tab takes CPU from the training
 COLOURS = {"train": "#4c78a8", "validation": "#f58518"}
 
+REFRESH_LEVELS_S = (2, 3, 5, 8, 13, 20, 30)   # the intervals the live view may refresh at
+REFRESH_CPU_SHARE = 0.02    # of one core, per watching tab: above it the view refreshes less often.
+                            # The browser's redraw is not measured here; it costs about as much as
+                            # the server's rerun (bench --only watched), so this leaves both under 5 %.
+REFRESH_WINDOW = 5          # refreshes whose median cost decides (one slow refresh is noise)
+
 
 class LiveRun:
     """One run's step and epoch records, read incrementally from its folder."""
 
     def __init__(self, path):
         self.path = path
+        self.pacer = RefreshPacer()
+        self._cpu_at_refresh = time.process_time()
         self.offsets = {STEPS_FILE: 0, EPOCHS_FILE: 0, EVENTS_FILE: 0}
         self.points = []          # (epoch as a float, loss, accuracy), thinned
         self.epochs = []          # epoch records, as written
@@ -39,6 +53,7 @@ class LiveRun:
 
     def refresh(self, steps_per_epoch):
         """Read what the run wrote since the last refresh; True if anything was new."""
+        self._cpu_at_refresh = time.process_time()   # `refreshed` tells the pacer what this refresh cost
         # A long history read at once (a run watched late) is sampled: its curve needs a few
         # hundred points, and parsing every line of 60 MB would take seconds.
         steps, self.offsets[STEPS_FILE] = read_jsonl_from(self.path / STEPS_FILE, self.offsets[STEPS_FILE],
@@ -59,6 +74,11 @@ class LiveRun:
             self.version += 1
         return bool(steps or epochs or events)
 
+    def refreshed(self):
+        """The view has been drawn: give the pacer this refresh's CPU (read to draw); True when
+        it chose another interval."""
+        return self.pacer.record(time.process_time() - self._cpu_at_refresh)
+
     @property
     def epochs_completed(self):
         return sum(not record.get("partial") for record in self.epochs)
@@ -66,11 +86,12 @@ class LiveRun:
     def spec(self, metric, *, epochs=None, height=260, final=False):
         """The Vega-Lite spec of one metric's curves (train line, validation points). It is built
         again only when something new was read, and while the run trains at most every
-        CHART_EVERY_S (`final`: the run has ended, draw everything now)."""
+        CHART_EVERY_S or three refreshes (`final`: the run has ended, draw everything now)."""
         key = (metric, epochs, height)
         built = self._specs.get(key)
         stale = built is None or built[0] != self.version
-        if stale and (final or built is None or time.monotonic() - built[1] >= CHART_EVERY_S):
+        every = max(CHART_EVERY_S, 3 * self.pacer.interval)
+        if stale and (final or built is None or time.monotonic() - built[1] >= every):
             self._specs[key] = built = (self.version, time.monotonic(),
                                         curve_spec(self.rows(metric), metric, epochs=epochs, height=height,
                                                    events=self.events))
@@ -84,6 +105,49 @@ class LiveRun:
                  for e in self.epochs if isinstance(e.get(f"val_{metric}"), (int, float))
                  and isinstance(e.get("epoch"), (int, float))]
         return rows
+
+
+class RefreshPacer:
+    """How often a live view refreshes: as often as it can afford. `record` takes each refresh's
+    CPU seconds; when the median of the last REFRESH_WINDOW would be more than `share` of a core at
+    the current interval, the pacer steps to the next longer one, and back to a shorter one only
+    when it would cost under half the share there (so it does not flap between two)."""
+
+    def __init__(self, levels=REFRESH_LEVELS_S, share=REFRESH_CPU_SHARE, window=REFRESH_WINDOW):
+        self.levels, self.share = tuple(levels), share
+        self.level = 0
+        self.costs = deque(maxlen=window)
+        self.since_change = 0     # refreshes recorded at the current interval
+
+    @property
+    def interval(self):
+        """Seconds between refreshes."""
+        return self.levels[self.level]
+
+    @property
+    def cost(self):
+        """The median CPU seconds of a refresh lately, or None before the first."""
+        return statistics.median(self.costs) if self.costs else None
+
+    def record(self, cpu_seconds):
+        """Take one refresh's cost; True when the interval changed (the caller reschedules)."""
+        self.costs.append(cpu_seconds)
+        self.since_change += 1
+        if self.since_change < self.costs.maxlen:   # the next decision is on refreshes at this interval
+            return False
+        if self.cost > self.share * self.interval and self.level < len(self.levels) - 1:
+            self.level += 1
+        elif self.level and self.cost < self.share / 2 * self.levels[self.level - 1]:
+            self.level -= 1
+        else:
+            return False
+        self.since_change = 0
+        return True
+
+    def describe(self):
+        """What the page says: "Refreshes every 3 s (about 40 ms of server CPU each)."."""
+        cost = f" (about {self.cost * 1000:.0f} ms of server CPU each)" if self.cost is not None else ""
+        return f"Refreshes every {self.interval} s{cost}."
 
 
 def thin(points, most, keep_sharp):

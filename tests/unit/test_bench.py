@@ -14,6 +14,8 @@ TINY_PLAN = {
                                          "arch_params": {"widths": [8, 16, 16]}})],
     "predictions": 5,
     "sessions": 2, "watched_tabs": (1,),
+    # Without these the CLI section trains the full plan's five fast runs (CI timed out on them).
+    "cli_runs": 2, "cli_overrides": {"train_limit": 200, "epochs": 1, "batch_size": 50},
 }
 
 
@@ -63,15 +65,33 @@ def test_every_section_runs_for_real_at_a_tiny_size(cifar_dir, tmp_path):
     [preset] = sections["presets"]
     assert preset["curve"][-1]["tta"] and len(preset["curve"]) == 3
     assert preset["peak_memory_mb"] > 100 and preset["config"]["recipe"] == "airbench"
+    assert [row["run"] for row in sections["cli"]["rows"]] == [1, 2]
+    assert sections["cli"]["overrides"]["train_limit"] == 200
     app = sections["app"]
     assert app["server_seconds"] is not None and app["first_page_seconds"] > 0 and app["p95_ms"] >= app["median_ms"]
     pages = sections["pages"]
     assert pages["class"]["answered"] == 2 and not any(row["exceptions"] for row in pages["idle"] + pages["training"])
     cli, page = sections["watched"]["rows"]
     assert page["accuracy"] == cli["accuracy"] and page["first_point_seconds"] > 0  # the same seeded preset
+    assert 0 < page["server_cpu_share"] < 2 and 0 < page["browser_cpu_share"] < 2 and cli["server_cpu_share"] is None
     text = out.read_text()
     assert text.startswith("# Benchmarks") and "ImageDataGenerator" in text and "fast (tiny)" in text
     assert text.strip() in "\n".join(lines)
+
+
+def test_the_watched_table_shows_the_cpu_the_watching_took_and_the_slow_cpu_setting():
+    results = {**_results(), "slow_cpu": True}
+    cli = {"how": "command line (start to saved)", "tabs": 0, "seconds": 600.0, "train_seconds": 512.0,
+           "accuracy": 0.8095, "first_point_seconds": None, "server_cpu_share": None, "browser_cpu_share": None}
+    tab = {**cli, "how": "Train page, watched in 1 tab", "tabs": 1, "seconds": 660.0, "train_seconds": 560.0,
+           "first_point_seconds": 8.5, "server_cpu_share": 0.012, "browser_cpu_share": 0.034}
+    results["sections"] = {"watched": {"overrides": {"train_limit": 10000}, "rows": [cli, tab]}}
+    text = tables.render(results)
+    assert "**Slow-CPU setting**" in text and "(train_limit 10000)" in text
+    assert "| Train page, watched in 1 tab | 660 s | 560 s | 1.18x, -68 s | 1.10x (target 1.15x) | 8.5 s | 1.2% | 3.4% " \
+           "| 81.0% |" in text
+    assert "| command line (start to saved) | 600 s | 512 s | - | 1.00x | - | - | - | 81.0% |" in text
+    assert "**Slow-CPU setting**" not in tables.render(_results())
 
 
 def test_cli_refuses_an_unknown_section(capsys):

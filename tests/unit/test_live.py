@@ -5,6 +5,7 @@ import pytest
 from cifar_tf.runs import store
 from cifar_tf.training.config import TrainConfig
 from cifar_tf.training.live import LiveMetrics
+from cifar_tf.views.live import LiveRun, RefreshPacer
 
 
 class NoStop:
@@ -87,3 +88,33 @@ def test_the_curves_redraw_at_most_every_few_seconds_while_a_run_trains(runs_dir
     assert len(watched.spec("loss", final=True)["data"]["values"]) == 2  # the run ended: all of it
     clock[0] += live.CHART_EVERY_S
     assert len(watched.spec("accuracy")["data"]["values"]) == 2
+
+
+def test_the_refresh_pacer_backs_off_when_a_refresh_costs_too_much_and_returns_when_cheap():
+    pacer = RefreshPacer(levels=(2, 3, 5), share=0.02, window=3)
+    assert pacer.interval == 2 and pacer.describe() == "Refreshes every 2 s."
+    # 60 ms a refresh is 3 % of a core every 2 s: over the share, so it steps to 3 s once three say so.
+    assert [pacer.record(0.06) for _ in range(3)] == [False, False, True]
+    assert pacer.interval == 3
+    assert [pacer.record(0.3) for _ in range(6)] == [False, False, True, False, False, False]
+    assert pacer.interval == 5     # the longest there is: it stays
+    # 30 ms: under the share at 3 s (60 ms) but not under half of it (30 ms): no flapping back.
+    assert not any(pacer.record(0.03) for _ in range(6)) and pacer.interval == 5
+    # 10 ms: the median of the last three is cheap after two of them; then three more at 3 s decide.
+    assert [pacer.record(0.01) for _ in range(3)] == [False, True, False] and pacer.interval == 3
+    assert pacer.describe() == "Refreshes every 3 s (about 10 ms of server CPU each)."
+
+
+def test_one_costly_refresh_among_cheap_ones_does_not_slow_the_view():
+    pacer = RefreshPacer(levels=(2, 3), share=0.02, window=5)
+    assert not any(pacer.record(cost) for cost in (0.005, 0.5, 0.005, 0.005, 0.004, 0.006))
+    assert pacer.interval == 2
+
+
+def test_a_live_view_gives_its_pacer_what_drawing_cost(tmp_path, monkeypatch):
+    live = LiveRun(tmp_path)
+    clock = iter([10.0, 10.5])   # CPU seconds read when refreshing, then when drawn
+    monkeypatch.setattr("cifar_tf.views.live.time.process_time", lambda: next(clock))
+    live.pacer = RefreshPacer(levels=(2, 3), window=1)
+    live.refresh(steps_per_epoch=10)
+    assert live.refreshed() and live.pacer.interval == 3 and live.pacer.cost == 0.5

@@ -185,3 +185,23 @@ def test_search_workers_are_placed_as_runs_are(monkeypatch, tmp_path):
     assert [env["CUDA_VISIBLE_DEVICES"] for env in started] == ["0", "1", "0"]
     assert {env["KERAS_BACKEND"] for env in started} == {"jax"}
     assert [env["KERASTUNER_TUNER_ID"] for env in started] == ["tuner0", "tuner1", "tuner2"]
+
+
+@pytest.mark.parametrize("flags, words", [
+    ({"avx2", "fma"}, "AVX2, no AVX-512, no bfloat16"),                       # the first Zen EPYC of issue 27
+    ({"avx2", "avx512f", "avx512_bf16"}, "AVX-512, bfloat16"),
+    ({"avx2", "avx512f", "amx_bf16"}, "AVX-512, bfloat16"),
+    ({"sse4_2"}, "no AVX2, no bfloat16"),
+])
+def test_a_speed_figure_names_the_cpu_features_it_depends_on(monkeypatch, flags, words):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
+    assert hardware.cpu_features() == words
+    assert hardware.device_summary()["cpu_features"] == words
+
+
+def test_cpu_flags_are_read_from_the_first_flags_line(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7571\nflags\t\t: fpu avx2 fma\n\n"
+                       "processor\t: 1\nflags\t\t: fpu avx512f\n")
+    assert hardware.cpu_flags(cpuinfo) == {"fpu", "avx2", "fma"}
+    assert hardware.cpu_flags(tmp_path / "none") == frozenset()
