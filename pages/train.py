@@ -231,7 +231,8 @@ with watch:
     live = st.session_state.setdefault("train_live", {})
     if watched not in live:
         live.clear()  # one watched run per session: its records, read incrementally
-        live[watched] = LiveRun(next(r for r in runs if r.id == watched).path)
+        live[watched] = LiveRun(next(r for r in runs if r.id == watched).path,
+                                browser_here=st.context.ip_address is None)  # its redraw costs the server's CPU
 
     @st.fragment(run_every=live[watched].pacer.interval if active else None)  # measured: views/live.py
     def live_view(run_id):

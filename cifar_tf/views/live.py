@@ -10,8 +10,9 @@ trains, at most every CHART_EVERY_S: a refresh costs a few stats, and the browse
 their charts a few times a minute, not every second.
 
 How often the view refreshes is measured, not fixed: a `RefreshPacer` times each refresh's CPU and
-steps to a longer interval when refreshing would take more than REFRESH_CPU_SHARE of a core, so a
-slow server gives the training the CPU a fast one would (issue 27).
+steps to a longer interval when all the views refreshing on this server, with the browsers that run
+on this machine, would take more than REFRESH_CPU_SHARE of a core: a slow server gives the training
+the CPU a fast one would, and five tabs refresh less often than one (issue 27).
 """
 import statistics
 import time
@@ -30,18 +31,22 @@ CHART_EVERY_S = 6.0         # the curves redraw at most this often while a run t
 COLOURS = {"train": "#4c78a8", "validation": "#f58518"}
 
 REFRESH_LEVELS_S = (2, 3, 5, 8, 13, 20, 30)   # the intervals the live view may refresh at
-REFRESH_CPU_SHARE = 0.02    # of one core, per watching tab: above it the view refreshes less often.
-                            # The browser's redraw is not measured here; it costs about as much as
-                            # the server's rerun (bench --only watched), so this leaves both under 5 %.
+REFRESH_CPU_SHARE = 0.03    # of one core, for every view refreshing on this server together
+BROWSER_COST_FACTOR = 3     # a browser's redraw of a refresh, against the server's rerun of it, when
+                            # the browser runs on this machine: measured 2.5 to 5 (bench --only watched,
+                            # 17 % of a core against 7 %); the server cannot see it, so it assumes it
+SEEN_WITHIN_S = 2 * REFRESH_LEVELS_S[-1]   # a view that has not refreshed for this long is gone
+_last_refresh = {}          # id of each LiveRun on this server -> when it last refreshed (monotonic)
 REFRESH_WINDOW = 5          # refreshes whose median cost decides (one slow refresh is noise)
 
 
 class LiveRun:
     """One run's step and epoch records, read incrementally from its folder."""
 
-    def __init__(self, path):
+    def __init__(self, path, *, browser_here=False):
         self.path = path
         self.pacer = RefreshPacer()
+        self.browser_here = browser_here   # the watching browser runs on the server's machine: its redraw counts
         self._cpu_at_refresh = time.process_time()
         self.offsets = {STEPS_FILE: 0, EPOCHS_FILE: 0, EVENTS_FILE: 0}
         self.points = []          # (epoch as a float, loss, accuracy), thinned
@@ -77,7 +82,8 @@ class LiveRun:
     def refreshed(self):
         """The view has been drawn: give the pacer this refresh's CPU (read to draw); True when
         it chose another interval."""
-        return self.pacer.record(time.process_time() - self._cpu_at_refresh)
+        cost = time.process_time() - self._cpu_at_refresh
+        return self.pacer.record(cost, scale=(1 + BROWSER_COST_FACTOR * self.browser_here) * watching_views(self))
 
     @property
     def epochs_completed(self):
@@ -129,15 +135,17 @@ class RefreshPacer:
         """The median CPU seconds of a refresh lately, or None before the first."""
         return statistics.median(self.costs) if self.costs else None
 
-    def record(self, cpu_seconds):
-        """Take one refresh's cost; True when the interval changed (the caller reschedules)."""
+    def record(self, cpu_seconds, *, scale=1):
+        """Take one refresh's cost, `scale` times it being what the refresh really costs (every view
+        refreshing alike, with the browsers); True when the interval changed (the caller reschedules)."""
         self.costs.append(cpu_seconds)
         self.since_change += 1
         if self.since_change < self.costs.maxlen:   # the next decision is on refreshes at this interval
             return False
-        if self.cost > self.share * self.interval and self.level < len(self.levels) - 1:
+        cost = self.cost * scale
+        if cost > self.share * self.interval and self.level < len(self.levels) - 1:
             self.level += 1
-        elif self.level and self.cost < self.share / 2 * self.levels[self.level - 1]:
+        elif self.level and cost < self.share / 2 * self.levels[self.level - 1]:
             self.level -= 1
         else:
             return False
@@ -148,6 +156,16 @@ class RefreshPacer:
         """What the page says: "Refreshes every 3 s (about 40 ms of server CPU each)."."""
         cost = f" (about {self.cost * 1000:.0f} ms of server CPU each)" if self.cost is not None else ""
         return f"Refreshes every {self.interval} s{cost}."
+
+
+def watching_views(view):
+    """How many live views refresh on this server now, `view` (which just did) among them."""
+    now = time.monotonic()
+    _last_refresh[id(view)] = now
+    for key, seen in list(_last_refresh.items()):
+        if now - seen > SEEN_WITHIN_S:
+            _last_refresh.pop(key, None)
+    return len(_last_refresh)
 
 
 def thin(points, most, keep_sharp):

@@ -1,3 +1,4 @@
+import re
 import time
 
 import pytest
@@ -52,6 +53,11 @@ def test_the_watch_panel_says_where_a_ray_run_waits_and_trains(app_env):
     assert any(shown(c.value) == "Training on Ray node 10.0.0.7 (pc-12)" for c in at.caption)
     assert not at.warning
     assert any(b.label == "Stop" for b in at.button)
+    # How often it refreshes, and once it has refreshed, what a refresh costs (views/live.py paces it).
+    assert any(shown(c.value) == "Refreshes every 2 s." for c in at.caption)
+    at.run()
+    assert any(re.fullmatch(r"Refreshes every 2 s \(about \d+ ms of server CPU each\)\.", shown(c.value))
+               for c in at.caption)
 
 
 @pytest.mark.slow

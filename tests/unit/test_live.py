@@ -1,10 +1,13 @@
 """Live step records: what the Train page's curves are drawn from."""
+import time
+
 import numpy as np
 import pytest
 
 from cifar_tf.runs import store
 from cifar_tf.training.config import TrainConfig
 from cifar_tf.training.live import LiveMetrics
+from cifar_tf.views import live as live_view
 from cifar_tf.views.live import LiveRun, RefreshPacer
 
 
@@ -112,9 +115,35 @@ def test_one_costly_refresh_among_cheap_ones_does_not_slow_the_view():
 
 
 def test_a_live_view_gives_its_pacer_what_drawing_cost(tmp_path, monkeypatch):
-    live = LiveRun(tmp_path)
+    monkeypatch.setattr(live_view, "_last_refresh", {})
+    view = LiveRun(tmp_path)
     clock = iter([10.0, 10.5])   # CPU seconds read when refreshing, then when drawn
-    monkeypatch.setattr("cifar_tf.views.live.time.process_time", lambda: next(clock))
-    live.pacer = RefreshPacer(levels=(2, 3), window=1)
-    live.refresh(steps_per_epoch=10)
-    assert live.refreshed() and live.pacer.interval == 3 and live.pacer.cost == 0.5
+    monkeypatch.setattr(live_view.time, "process_time", lambda: next(clock))
+    view.pacer = RefreshPacer(levels=(2, 3), window=1)
+    view.refresh(steps_per_epoch=10)
+    assert view.refreshed() and view.pacer.interval == 3 and view.pacer.cost == 0.5
+
+
+def test_every_view_on_the_server_and_a_browser_on_its_machine_count_against_the_share(tmp_path, monkeypatch):
+    monkeypatch.setattr(live_view, "_last_refresh", {})
+    monkeypatch.setattr(live_view.time, "process_time", lambda: 1.0)   # drawing costs nothing measured...
+    recorded = []
+    monkeypatch.setattr(RefreshPacer, "record", lambda self, cost, scale=1: recorded.append(scale))
+    remote, here = LiveRun(tmp_path), LiveRun(tmp_path, browser_here=True)
+    remote.refreshed()
+    here.refreshed()
+    remote.refreshed()
+    # ...and the scale says what a refresh really costs: every view refreshing, a local browser's redraw.
+    assert recorded == [1, 2 * (1 + live_view.BROWSER_COST_FACTOR), 2]
+    monotonic = time.monotonic() + live_view.SEEN_WITHIN_S + 1   # the other tab was closed long ago
+    monkeypatch.setattr(live_view.time, "monotonic", lambda: monotonic)
+    remote.refreshed()
+    assert recorded[-1] == 1
+
+
+def test_five_views_refresh_less_often_than_one():
+    one, five = RefreshPacer(window=1), RefreshPacer(window=1)
+    for _ in range(10):
+        one.record(0.02, scale=1)
+        five.record(0.02, scale=5)
+    assert one.interval == 2 and five.interval == 5   # 20 ms x 5 views: 3 % of a core needs 100 ms / 3 s
