@@ -2,7 +2,7 @@ import streamlit as st
 
 from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.evaluation.significance import MIN_REPEATS, SUGGESTED_REPEATS
-from cifar_tf.runs.repeats import MAX_REPEATS
+from cifar_tf.runs.repeats import REPEATS
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import groups as grouping
 from cifar_tf.views.formatting import escape_markdown
@@ -91,7 +91,7 @@ if difference.known:
 few = [group for group in (a, b) if len(group.evaluated()) < MIN_REPEATS + 1]
 if few:
     st.markdown("**Repeat to tell**")
-    repeats = st.number_input("Repeats per group", min_value=1, max_value=MAX_REPEATS, value=SUGGESTED_REPEATS,
+    repeats = st.number_input("Repeats per group", min_value=REPEATS.low, max_value=REPEATS.high, value=SUGGESTED_REPEATS,
                               key="groups_repeats", help="Each repeat is a run with a seed none of the group used; "
                                                          "the queue takes them like any run.")
     for group in few:

@@ -13,6 +13,7 @@ from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import search as report
 from cifar_tf.views.bounds import widget_bounds
 from cifar_tf.views.formatting import escape_markdown, plural
+from cifar_tf.views.train_form import OPEN_LOW_STEP
 from pages.common import data_dir, run_manager, runs_dir, viewer
 from pages.search_best import train_best
 
@@ -29,13 +30,14 @@ searches = store.list_searches(runs_dir())
 
 # --- start a search ------------------------------------------------------------------------------
 
-def range_editor(name, spec, key):
-    """Widgets for one hyperparameter's range; returns the edited spec."""
+def range_editor(name, spec, key, limit):
+    """Widgets for one hyperparameter's range, within its `limit`; returns the edited spec."""
     if spec["type"] == "choice":
         options = editor.CHOICES.get(name, spec["values"])
         values = st.multiselect(f"{name}: try these", options, default=spec["values"], key=f"{key}_values")
         return {"type": "choice", "values": [v for v in options if v in values]}
     number = dict(step=1) if spec["type"] == "int" else dict(format="%g", step=None)
+    number |= widget_bounds(limit, smallest=OPEN_LOW_STEP.get(name)) if limit else {}
     low_col, high_col, log_col = st.columns([2, 2, 1], vertical_alignment="bottom")
     low = low_col.number_input(f"{name}: from", value=spec["min"], key=f"{key}_min", **number)
     high = high_col.number_input(f"{name}: to", value=spec["max"], key=f"{key}_max", **number)
@@ -61,7 +63,8 @@ def custom_space():
     hyperparameters = {}
     for name in chosen:
         with st.container(border=True):
-            hyperparameters[name] = range_editor(name, ranges[name], key=f"search_{arch}_{name}")
+            hyperparameters[name] = range_editor(name, ranges[name], key=f"search_{arch}_{name}",
+                                                  limit=editor.range_limit(arch, name))
     try:
         return spaces.check_space({"description": "A custom space.", "arch": arch,
                                        "hyperparameters": hyperparameters, "tuner": "random", "epochs": 3})
@@ -105,7 +108,8 @@ with st.expander("Start a new search", expanded=not searches, icon=":material/ad
     val_size = c4.number_input("Validation images", step=100, value=1000, key="search_val_size",
                                **widget_bounds(store.BUDGET_LIMITS["val_size"]),
                                help="Taken from the training split; every trial is scored on the same ones.")
-    minutes = c5.number_input("Time limit (minutes)", min_value=0, step=5, value=30, key="search_minutes",
+    minutes = c5.number_input("Time limit (minutes)", step=5.0, value=30.0, format="%g", key="search_minutes",
+                              **widget_bounds(store.BUDGET_LIMITS["time_limit"]),   # in seconds: the ends are 0 and none
                               help="The search stops when it is reached; 0 means no limit.")
     if tuner == "hyperband":
         plan = ", then ".join(f"{t} × {e} epoch{'s' if e > 1 else ''}" for t, e in rounds)

@@ -1,7 +1,7 @@
 """The Search page's last section: train the best configuration a search found, fully, once or as repeats."""
 import streamlit as st
 
-from cifar_tf.runs.repeats import MAX_REPEATS, submit_repeats
+from cifar_tf.runs.repeats import REPEATS, submit_repeats
 from cifar_tf.search import results
 from cifar_tf.search.space import OBJECTIVE
 from cifar_tf.validation import InvalidArgument
@@ -22,7 +22,7 @@ def train_best(search, best):
     c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="bottom")
     epochs = c1.number_input("Epochs", value=search.space["epochs"], **widget_bounds(LIMITS["epochs"]),
                              key=f"search_best_epochs_{search.id}")
-    repeats = c2.number_input("Repeat ×", min_value=1, max_value=MAX_REPEATS, value=1, key=f"search_best_repeats_{search.id}",
+    repeats = c2.number_input("Repeat ×", min_value=REPEATS.low, max_value=REPEATS.high, value=1, key=f"search_best_repeats_{search.id}",
                               help="Train it N times with different seeds: is its lead more than seed noise?")
     try:
         config, unusable = results.best_config(search, epochs=epochs), None

@@ -7,7 +7,7 @@ from cifar_tf.data.cifar10 import CorruptDataset, DatasetNotFound, find_dataset
 from cifar_tf.models.registry import ARCHITECTURES, editable_hyperparameters, pretrained
 from cifar_tf.runs.liveness import executor_kind
 from cifar_tf.runs.progress import progress
-from cifar_tf.runs.repeats import MAX_REPEATS, submit_repeats
+from cifar_tf.runs.repeats import REPEATS, submit_repeats
 from cifar_tf.runs.store import ACTIVE_STATUSES, RunNotFound, clean_name, default_name, load_run
 from cifar_tf.training.config import architecture_params
 from cifar_tf.training.presets import PRESETS, preset_config
@@ -75,9 +75,10 @@ with setup:
             elif kind == "switch":
                 st.checkbox(name, key=key)
             elif kind == "int":
-                st.number_input(name, key=key, step=1)  # an int step makes an integer box (no %d warning)
+                # an int step makes an integer box (no %d warning)
+                st.number_input(name, key=key, step=1, **form.hp_bounds(arch, name))
             elif kind == "float":
-                st.number_input(name, key=key, format="%.4g")
+                st.number_input(name, key=key, format="%.4g", **form.hp_bounds(arch, name))
             else:
                 st.text_input(name, key=key, help="a number, a word like relu, a list like 64,128,256, or empty")
 
@@ -164,7 +165,7 @@ with setup:
     if name.strip() and clean_name(name) in {run.name for run in list_runs(warn=False)}:
         st.caption(f"Another run is called “{escape_markdown(clean_name(name))}”: this one will get a number after it.")
     start_col, repeat_col = st.columns([3, 2], vertical_alignment="bottom")
-    repeats = repeat_col.number_input("Repeat ×", min_value=1, max_value=MAX_REPEATS, value=1, key="train_repeats",
+    repeats = repeat_col.number_input("Repeat ×", min_value=REPEATS.low, max_value=REPEATS.high, value=1, key="train_repeats",
                                       help="Train these settings N times with seeds SEED, SEED+1, ...: one group whose "
                                            "spread shows on the Repeats page.")
     start = start_col.button("Start training", type="primary", icon=":material/play_arrow:",

@@ -6,7 +6,7 @@ EXIT_ERROR, EXIT_USAGE = 1, 2
 OTHER_FLAGS = {"preset", "top_k", "arch-param", "augment", "ray",
                "tuner", "space", "max_trials", "time_limit", "search_id", "workers",
                "function", "start", "steps", "rho", "iterations", "batches", "dims", "points", "span",
-               "report", "lesson", "bins", "severity", "images", "corruption",
+               "report", "lesson", "bins", "severity", "images", "corruption", "repeat",
                "start_lr", "end_lr", "divergence", "smoothing", "epoch"}
 
 

@@ -2,7 +2,7 @@
 import sys
 
 from ..validation import InvalidArgument
-from ..runs.repeats import MAX_REPEATS, check_repeats, submit_repeats
+from ..runs.repeats import REPEATS, check_repeats, submit_repeats
 from .common import command, data_flags, print_json, ray_flag, runs_flag, table
 
 
@@ -156,7 +156,7 @@ def train_flags(sub):
     sub.add_argument("--name", help="a display name for the run")
     sub.add_argument("--repeat", type=int, default=1, metavar="N",
                      help=f"train the configuration N times with seeds SEED, SEED+1, ... as one group "
-                          f"(1-{MAX_REPEATS}), so that its spread shows")
+                          f"({REPEATS.low}-{REPEATS.high}), so that its spread shows")
     data_flags(sub)
     runs_flag(sub)
 

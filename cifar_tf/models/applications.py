@@ -8,9 +8,9 @@ import numpy as np
 from keras import layers
 
 from .. import IMAGE_SHAPE, NUM_CLASSES, settings
-from ..validation import InvalidArgument, check_bool, check_choice, check_int
+from ..validation import InvalidArgument, check_bool, check_choice
 from .builders import check_common, l2_regularizer, softmax_head
-from .limits import DENSE_UNITS
+from .limits import DENSE_UNITS, IMAGE_SIZE
 
 # ImageNet statistics used by the keras.applications preprocessing modes.
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype="float32")      # 'torch' mode, RGB
@@ -125,7 +125,7 @@ def _application(arch, *, weights, image_size, freeze_base, dense_units, dropout
     weights = _check_weights(weights)
     if image_size is None:
         image_size = 32 if weights is None else 96   # pretrained filters want bigger objects
-    image_size = check_int("image_size", image_size, low=32, high=512)
+    image_size = IMAGE_SIZE.check("image_size", image_size)
     freeze_base = check_bool("freeze_base", freeze_base)
     dense_units = DENSE_UNITS.check("dense_units", dense_units)
     if weights == "imagenet":

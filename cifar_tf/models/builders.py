@@ -19,7 +19,7 @@ from keras import layers
 
 from .. import IMAGE_SHAPE, NUM_CLASSES
 from ..validation import InvalidArgument, check_choice, check_int
-from .limits import DENSE_UNITS, DROPOUT, FILTERS, L2, WIDTH
+from .limits import DENSE_UNITS, DROPOUT, FILTERS, L2, WIDTH, limit
 
 # Per-channel statistics of the CIFAR-10 training set (pixel values scaled to 0-1).
 CIFAR_MEAN = np.array([0.4914, 0.4822, 0.4465], dtype="float32")
@@ -101,20 +101,20 @@ def _int_tuple(name, value, *, length=None, low=1, high=4096):
 def simple_cnn(*, filters1=32, filters2=64, filters3=64, dense_units=64, dropout=0.0, l2=0.0,
                num_classes=NUM_CLASSES, name="simple_cnn"):
     """Report 001's CNN: three valid 3x3 convs with BN/ReLU and two max-pools, Dense 64, softmax."""
-    return _report001_cnn((filters1, filters2, filters3), dense_units, dropout, l2, num_classes, name)
+    return _report001_cnn("simple_cnn", (filters1, filters2, filters3), dense_units, dropout, l2, num_classes, name)
 
 
 def hyper_cnn(*, filters1=32, filters2=64, dense_units=64, dropout=0.0, l2=0.0,
               num_classes=NUM_CLASSES, name="hyper_cnn"):
     """Report 001's Keras Tuner hypermodel: two valid 3x3 convs with BN/ReLU, each followed by a
     max-pool, Dense, softmax (473,450 parameters at 32/96/128)."""
-    return _report001_cnn((filters1, filters2), dense_units, dropout, l2, num_classes, name)
+    return _report001_cnn("hyper_cnn", (filters1, filters2), dense_units, dropout, l2, num_classes, name)
 
 
-def _report001_cnn(filters, dense_units, dropout, l2, num_classes, name):
+def _report001_cnn(arch, filters, dense_units, dropout, l2, num_classes, name):
     """Valid 3x3 conv, BN, ReLU per filter count, a max-pool after the first two; Dense, BN, ReLU."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
-    filters = [check_int(f"filters{i}", f, low=1, high=1024) for i, f in enumerate(filters, 1)]
+    filters = [limit(arch, f"filters{i}").check(f"filters{i}", f) for i, f in enumerate(filters, 1)]
     dense_units = DENSE_UNITS.check("dense_units", dense_units)
 
     # Only /255 inside, as the report scaled its inputs; no mean/std normalisation.
@@ -139,7 +139,7 @@ def deep_cnn(*, blocks=3, filters=32, dense_units=128, dropout=0.25, l2=0.0,
              num_classes=NUM_CLASSES, name="deep_cnn"):
     """Report 001's deeper CNN: VGG-style blocks of two same 3x3 convs, max-pool and dropout."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
-    blocks = check_int("blocks", blocks, low=1, high=5)  # 32 px halves 5 times down to 1 px
+    blocks = limit("deep_cnn", "blocks").check("blocks", blocks)
     filters = FILTERS.check("filters", filters)
     dense_units = DENSE_UNITS.check("dense_units", dense_units)
 
@@ -178,7 +178,7 @@ def resnet_style(*, depth=3, filters=32, dense_units=512, dropout=0.3, l2=5e-4,
                  num_classes=NUM_CLASSES, name="resnet_style"):
     """Report 002's residual net: conv stem, `depth` residual stages, GAP, Dense, dropout, L2."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
-    depth = check_int("depth", depth, low=1, high=5)  # the report searched 3-5
+    depth = limit("resnet_style", "depth").check("depth", depth)
     filters = FILTERS.check("filters", filters)
     dense_units = DENSE_UNITS.check("dense_units", dense_units)  # report: 512/768/1024
 
@@ -200,8 +200,8 @@ def concat_cnn(*, filters=32, blocks=3, pairs=2, dense_units=(256, 128), dropout
     """Report 004's CNN: max-pool first and last, blocks of concatenated conv pairs, avg-pool."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
     filters = FILTERS.check("filters", filters)
-    blocks = check_int("blocks", blocks, low=1, high=3)  # 16 px after the stem pool: 3 halvings
-    pairs = check_int("pairs", pairs, low=1, high=6)
+    blocks = limit("concat_cnn", "blocks").check("blocks", blocks)
+    pairs = limit("concat_cnn", "pairs").check("pairs", pairs)
     dense_units = _int_tuple("dense_units", dense_units, length=2)
 
     def conv(x, f, label):
@@ -264,7 +264,7 @@ def fast_cnn(*, widths=(64, 256, 256), whiten_width=24, activation="gelu", l2=0.
     """
     num_classes, name, l2 = check_common(num_classes, name, l2=l2)
     widths = _int_tuple("widths", widths, length=3)
-    whiten_width = check_int("whiten_width", whiten_width, low=1, high=1024)
+    whiten_width = limit("fast_cnn", "whiten_width").check("whiten_width", whiten_width)
     activation = check_choice("activation", activation, ("gelu", "relu"))
 
     # PyTorch's default conv/linear init (kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in))),
@@ -319,7 +319,7 @@ def resnet20(*, blocks_per_stage=3, width=16, shortcut="identity", dropout=0.0, 
              num_classes=NUM_CLASSES, name="resnet20"):
     """He et al. (2016) CIFAR ResNet: 3 stages of n basic blocks (6n+2 layers), width 16/32/64."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
-    n = check_int("blocks_per_stage", blocks_per_stage, low=1, high=30)
+    n = limit("resnet20", "blocks_per_stage").check("blocks_per_stage", blocks_per_stage)
     width = WIDTH.check("width", width)
     shortcut = check_choice("shortcut", shortcut, ("identity", "projection"))
 
@@ -392,7 +392,7 @@ def _vgg(depth, *, width, dense_units, dropout, l2, num_classes, name):
     """CIFAR VGG shared by vgg16 and vgg19: conv BN ReLU stacks, 5 pools, Dense + dropout head."""
     num_classes, name, dropout, l2 = check_common(num_classes, name, dropout, l2)
     width = WIDTH.check("width", width)
-    dense_units = DENSE_UNITS._replace(low=0).check("dense_units", dense_units)   # 0: straight to the classes
+    dense_units = limit(f"vgg{depth}", "dense_units").check("dense_units", dense_units)
 
     inputs, x = _inputs()
     stage, conv = 1, 1

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import NUM_CLASSES
 from ..validation import InvalidArgument, check_choice
+from .limits import limit
 
 _PACKAGE = __name__.rsplit(".", 1)[0]
 NOT_EDITABLE = ("num_classes", "name")
@@ -137,12 +138,16 @@ def get_architecture(name):
 
 
 def check_hyperparameter_names(name, hyperparameters):
-    """Refuse a hyperparameter the builder of `name` does not take (no TensorFlow needed)."""
+    """Refuse a hyperparameter the builder of `name` does not take, or a number outside its limit
+    (models/limits.py), with no TensorFlow needed."""
     arch = get_architecture(name)
-    for key in hyperparameters:
+    for key, value in hyperparameters.items():
         if key not in arch.defaults:
             raise InvalidArgument("arch_params", key,
                                   f"a hyperparameter of {name}: " + ", ".join(editable_hyperparameters(name)))
+        found = limit(name, key)
+        if found and value is not None:
+            found.check(key, value)
 
 
 def build_model(name, **hyperparameters):

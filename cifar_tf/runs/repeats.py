@@ -5,16 +5,15 @@ it); their records share a group id in their tags, and their names end in "· se
 """
 import dataclasses
 
+from ..validation import Limit
 from .names import MAX_NAME_LENGTH, default_name, new_run_id
 
-MAX_REPEATS = 20          # one click must not fill a class's queue
+REPEATS = Limit(int, 1, 20)   # one click must not fill a class's queue
 GROUP_TAG = "repeat_group"
 
 
 def check_repeats(repeats):
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
-        raise ValueError(f"repeat={repeats!r} must be a whole number from 1 to {MAX_REPEATS}")
-    return repeats
+    return REPEATS.check("repeat", repeats)
 
 
 def repeat_seeds(first, repeats, taken=()):

@@ -1,8 +1,9 @@
 """What the Search page's space editor offers: a starting range for every setting a student may
 vary, and a range in words."""
 from ..data.augment import AUGMENT_PRESETS
+from ..models.limits import limit as architecture_limit
 from ..models.registry import editable_hyperparameters
-from ..training.config import OPTIMIZERS, SCHEDULES
+from ..training.config import LIMITS, OPTIMIZERS, SCHEDULES
 
 # What a custom space offers for the training settings: a range a student can start from.
 TRAINING_RANGES = {
@@ -21,14 +22,21 @@ CHOICES = {"batch_size": [16, 32, 64, 128, 256, 512], "optimizer": list(OPTIMIZE
            "augment": [name for name in AUGMENT_PRESETS if not name.startswith("seed")]}
 
 
+def range_limit(arch, name):
+    """The Limit a range's ends must keep for setting `name` (a TrainConfig field or one of `arch`'s
+    hyperparameters): the same table a run's settings are checked against."""
+    return LIMITS[name] if name in LIMITS else architecture_limit(arch, name)
+
+
 def architecture_ranges(arch):
-    """A starting range for each numeric hyperparameter of an architecture."""
+    """A starting range for each numeric hyperparameter of an architecture, within its limit."""
     ranges = {}
     for key, default in editable_hyperparameters(arch).items():
         if key == "dropout" or isinstance(default, bool) or not isinstance(default, (int, float)):
             continue  # dropout is a training setting; tuples and switches are not ranges
         if isinstance(default, int):
-            ranges[key] = {"type": "int", "min": max(1, default // 2), "max": max(2, default * 2),
+            top = range_limit(arch, key).high   # deep_cnn's 3 blocks may double only to 5
+            ranges[key] = {"type": "int", "min": max(1, default // 2), "max": min(top, max(2, default * 2)),
                            "sampling": "linear"}
         elif key == "l2" or default == 0:
             ranges[key] = {"type": "float", "min": 1e-5, "max": 1e-2, "sampling": "log"}

@@ -6,6 +6,7 @@ weights, or text for lists and words). `form_state(config)` is what the widgets 
 config (a preset, a link); `config_from_form(state)` reads them back into a checked config.
 A widget always gets a value of its own type: a text box is given text, an integer box an int.
 """
+from ..models.limits import limit as architecture_limit
 from ..models.registry import editable_hyperparameters, pretrained
 from ..training.config import CHOICES, LIMITS, TrainConfig, parse_value
 from ..training.presets import preset_config, preset_notes
@@ -51,6 +52,13 @@ def train_limit_options(current):
 
 
 # --- architecture hyperparameters ------------------------------------------------------------
+
+def hp_bounds(arch, name):
+    """`min_value` and `max_value` for the number box of `arch`'s hyperparameter `name`, from the
+    builders' table (models/limits.py); none where the table has no single number for it."""
+    found = architecture_limit(arch, name)
+    return widget_bounds(found) if found else {}
+
 
 def widget_kind(name, default):
     """How a hyperparameter is edited: "weights", "switch", "int", "float" or "text"."""

@@ -1,9 +1,11 @@
 """Every bound a page's number box or slider offers is the library's limit for what it sets: one
-table per limit (training.config.LIMITS, search.store.BUDGET_LIMITS, training.lrfind.LIMITS,
-runs.repeats.MAX_REPEATS), and the widgets only read it. Walked widget by widget, so a bound typed
+table per limit (training.config.LIMITS, models.limits, search.store.BUDGET_LIMITS,
+training.lrfind.LIMITS, runs.repeats.REPEATS), and the widgets only read it. Walked widget by widget, so a bound typed
 into a page again (the dropout slider's 0.9 against TrainConfig's 0.95) fails here."""
 from cifar_tf.runs import store
-from cifar_tf.runs.repeats import MAX_REPEATS
+from cifar_tf.models import limits as architecture_limits
+from cifar_tf.models.registry import ARCHITECTURES, editable_hyperparameters
+from cifar_tf.runs.repeats import REPEATS
 from cifar_tf.search import store as search_store
 from cifar_tf.training import lrfind
 from cifar_tf.training.config import LIMITS, TrainConfig
@@ -47,10 +49,28 @@ def test_the_train_pages_boxes_and_sliders_offer_exactly_the_limits_of_train_con
             high = TrainConfig().epochs if field == "warmup_epochs" else None   # the warm-up fits in the run
             assert_within_the_table(field, shown, LIMITS[field], high=high)
     assert fields["dropout"] == (LIMITS["dropout"].low, LIMITS["dropout"].high) == (0, 0.9)
-    assert seen["train_repeats"] == (1, MAX_REPEATS)
+    assert seen["train_repeats"] == (REPEATS.low, REPEATS.high)
     for name in ("start_lr", "end_lr", "steps"):   # the learning-rate finder's boxes
         assert_within_the_table(name, seen[{"start_lr": "lrfind_start", "end_lr": "lrfind_end",
                                             "steps": "lrfind_steps"}[name]], lrfind.LIMITS[name])
+
+
+def test_every_architecture_hyperparameter_box_offers_exactly_the_builders_limit(app_env):
+    at = open_app("pages/train.py")
+    walked = 0
+    for arch in ARCHITECTURES:
+        at.selectbox(key="cfg_arch").set_value(arch).run()
+        assert not at.exception, arch
+        shown = bounds(at)
+        for name, default in editable_hyperparameters(arch).items():
+            limit = architecture_limits.limit(arch, name)
+            if isinstance(default, bool) or not isinstance(default, (int, float)):
+                continue   # a switch, a choice of weights, or text (a list of widths)
+            assert limit, (arch, name)   # every number box has a row in the table
+            assert shown[f"hp_{arch}_{name}"] == (limit.low, limit.high), (arch, name)
+            walked += 1
+    assert walked > 30
+    assert architecture_limits.limit("deep_cnn", "blocks").high == 5 and architecture_limits.limit("vgg16", "dense_units").low == 0
 
 
 def test_the_search_pages_budget_boxes_offer_exactly_the_search_budgets_limits(app_env):
@@ -72,7 +92,7 @@ def test_the_search_pages_budget_boxes_offer_exactly_the_search_budgets_limits(a
     assert widgets["Validation images"] == (limits["val_size"].low, None)
     # Training the best configuration fully: a run's epochs and repeats.
     assert widgets["Epochs"] == (LIMITS["epochs"].low, LIMITS["epochs"].high)
-    assert widgets["Repeat ×"] == (1, MAX_REPEATS)
+    assert widgets["Repeat ×"] == (REPEATS.low, REPEATS.high)
 
 
 def test_the_labs_sliders_and_boxes_offer_exactly_their_libraries_limits(app_env):
@@ -91,3 +111,23 @@ def test_the_labs_sliders_and_boxes_offer_exactly_their_libraries_limits(app_env
     for label, limit in (("SAM radius ρ", sam_pairs.PAIR_LIMITS["rho"]), ("ρ for measuring", sharpness.LIMITS["rho"])):
         low, high = shown[label]
         assert limit.low < low < 0.05 and high == limit.high, label   # above 0, which is no SAM
+
+
+def test_the_search_pages_custom_space_and_time_limit_offer_the_limits_a_run_is_checked_against(app_env):
+    from cifar_tf.search import editor
+
+    at = open_app("pages/search.py")
+    at.segmented_control(key="search_space").set_value("custom").run()
+    at.selectbox(key="search_arch").set_value("deep_cnn").run()
+    numeric = [name for name, spec in {**editor.TRAINING_RANGES, **editor.architecture_ranges("deep_cnn")}.items()
+               if spec["type"] != "choice"]
+    at.multiselect(key="search_vary_deep_cnn").set_value(numeric).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    shown = bounds(at)
+    for name in numeric:
+        limit = editor.range_limit("deep_cnn", name)
+        for end in ("min", "max"):
+            assert_within_the_table(name, shown[f"search_deep_cnn_{name}_{end}"], limit)
+    assert shown["search_deep_cnn_blocks_max"] == (1, 5) and at.number_input(key="search_deep_cnn_blocks_max").value <= 5
+    low, high = search_store.BUDGET_LIMITS["time_limit"].low, search_store.BUDGET_LIMITS["time_limit"].high
+    assert shown["search_minutes"] == (low, high) == (0, None)

@@ -9,7 +9,7 @@ from scipy import stats
 
 from cifar_tf.evaluation.significance import compare_means, verdict
 from cifar_tf.runs import store
-from cifar_tf.runs.repeats import GROUP_TAG, MAX_REPEATS, repeat_seeds, submit_repeats
+from cifar_tf.runs.repeats import GROUP_TAG, REPEATS, repeat_seeds, submit_repeats
 from cifar_tf.training.config import TrainConfig
 from cifar_tf.views import groups as grouping
 from helpers import ROOT, finished_run_with_curve as finished
@@ -122,9 +122,9 @@ def test_repeating_a_group_again_takes_new_seeds():
     assert repeat_seeds(0, 3, taken=[0, 1, 3]) == [2, 4, 5]
 
 
-@pytest.mark.parametrize("repeats", [0, MAX_REPEATS + 1, 2.5, True])
+@pytest.mark.parametrize("repeats", [0, REPEATS.high + 1, 2.5, True])
 def test_a_repeat_count_out_of_range_is_refused(repeats):
-    with pytest.raises(ValueError, match=f"repeat={repeats!r} must be a whole number from 1 to {MAX_REPEATS}"):
+    with pytest.raises(ValueError, match=f"repeat={repeats!r} is not valid: expected an integer from 1 up to {REPEATS.high}"):
         repeat_seeds(0, repeats)
 
 
@@ -143,4 +143,4 @@ def test_the_cli_lists_groups_and_compares_two(runs_dir):
     assert "more than the seed-to-seed spread" in result["verdict"]
     refused = subprocess.run([sys.executable, "-m", "cifar_tf", "train", "--repeat", "0", "--runs-dir", str(runs_dir)], capture_output=True,
                              text=True, cwd=ROOT)
-    assert refused.returncode != 0 and "repeat=0 must be a whole number from 1 to 20" in refused.stderr
+    assert refused.returncode != 0 and "--repeat: 0 is not valid: expected an integer from 1 up to 20" in refused.stderr
