@@ -2,6 +2,7 @@ import streamlit as st
 
 from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.labs.report_lessons import lesson_groups
+from cifar_tf.views.report import lesson_report
 from cifar_tf.classroom.roles import delete_run, owner_name, read_only_reason, rename_run
 from cifar_tf.runs.files import check_regular, read_regular
 from cifar_tf.runs.store import FINISHED_STATUSES, MODEL_MAX_BYTES, RunNotFound, check_run_name, is_shipped
@@ -79,6 +80,12 @@ if lessons:
                  format_func=lambda key: group_label(lessons[key]), placeholder="Pick a lesson to compare its runs",
                  help="The runs one start of a report's lesson trained: curves, per-class accuracy and confusion "
                       "matrices together.")
+if picked_lesson := lessons.get(st.session_state.get("runs_lesson")):
+    st.download_button("Download the lesson's report", data=lambda: lesson_report(picked_lesson),
+                       file_name=f"lesson-{picked_lesson['lesson']}-report.html", mime="text/html",
+                       icon=":material/description:", key="runs_lesson_report",
+                       help="Its runs' numbers, curves, per-class accuracy and confusion matrices side by side, "
+                            "in one HTML file that opens offline.")
 chosen_ids = st.multiselect("Runs to compare", list(by_id), key="runs_compare",
                             format_func=labels.get, placeholder="Tick rows above or pick runs here")
 chosen = [by_id[i] for i in chosen_ids]

@@ -197,8 +197,16 @@ def task_preset(label, preset="fast", overrides=None, data_dir=None, cache_dir=N
 
 
 def train_flags(overrides):
-    """`train`'s command-line flags for settings given as a dict: {"train_limit": 200} -> --train-limit=200."""
-    return [f"--{key.replace('_', '-')}={value}" for key, value in (overrides or {}).items()]
+    """`train`'s command-line flags for settings given as a dict: {"train_limit": 200} -> --train-limit=200,
+    {"arch_params": {"widths": [8, 16, 16]}} -> --arch-param=widths=8,16,16."""
+    flags = []
+    for key, value in (overrides or {}).items():
+        if key == "arch_params":
+            flags += [f"--arch-param={name}=" + (",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
+                      for name, v in value.items()]
+        else:
+            flags.append(f"--{key.replace('_', '-')}={value}")
+    return flags
 
 
 def cli_start_to_saved(data_dir, runs=5, preset="fast", overrides=None, runs_dir=None):

@@ -1,9 +1,12 @@
-"""A run's report as one self-contained HTML file: it opens offline, in any browser, years later.
+"""A run's report, and a lesson's runs as one, each a self-contained HTML file: it opens offline,
+in any browser, years later.
 
-Configuration, headline numbers, learning curves (inline SVG), the per-class report, the
-confusion matrix and the most confident mistakes (inline PNG), all in one file with its own
-styles and no script. The page is the Jinja2 template `templates/report.html`, autoescaped: every
-string from a run or a user is escaped.
+A run: configuration, headline numbers, learning curves (inline SVG), the per-class report, the
+confusion matrix and the most confident mistakes (inline PNG). A lesson: its runs' numbers in one
+table, their curves overlaid, their accuracy on each class side by side, their confusion matrices
+side by side and the settings that set them apart. One file each, with its own styles and no
+script: the Jinja2 templates in `templates/`, autoescaped, so every string from a run or a user is
+escaped.
 """
 import base64
 import io
@@ -18,9 +21,10 @@ from ..labs.report_lessons import SCALE_LABELS, run_lesson
 from ..runs.files import now
 from ..runs.outputs import load_probabilities, read_evaluation
 from .calibration import calibration_section
-from .comparison import flat_config, settings_table
+from .comparison import config_diff, flat_config, per_class_accuracy, run_labels, settings_table
 from .evaluation import probability_caption, report_table
 from .formatting import as_number, format_seconds, start_time
+from .reports import group_label
 from .pictures import enlarge
 from .svg import line_chart
 
@@ -51,6 +55,60 @@ def run_report(run, *, owner=None, dataset=None):
         configuration=_configuration(run), made=now())
 
 
+def lesson_report(group):
+    """The runs one start of a report's lesson trained (a `lesson_groups` entry) as one HTML page."""
+    runs = group["runs"]
+    labels = run_labels(runs)
+    per_class = per_class_accuracy(runs)
+    differences = config_diff(runs)
+    confusions = []
+    for label, run in zip(labels, runs):
+        evaluation = read_evaluation(run, missing_ok=True, corrupt_ok=True)
+        if evaluation:
+            confusions.append((label, _confusion(evaluation)))
+    return TEMPLATES.get_template("lesson.html").render(
+        name=f"Report {group['report']} · {group['title']}", subtitle=group_label(group),
+        lesson=(f"{len(runs)} run{'s' if len(runs) != 1 else ''} of lesson {group['lesson']}, started together"
+                + (f" ({SCALE_LABELS[group['scale']]})" if group.get("scale") in SCALE_LABELS else "")
+                + ". Each run's own report has its mistakes and calibration."),
+        runs=_runs_table(runs, labels),
+        charts=_overlaid_curves(runs, labels),
+        per_class=None if per_class.empty else {
+            "columns": ["class", *per_class.columns],
+            "rows": [(str(name), *(_percent(value) for value in row)) for name, row in per_class.iterrows()]},
+        confusions=confusions,
+        differences=None if differences.empty else {
+            "columns": ["setting", *differences.columns],
+            "rows": [(str(key), *map(str, row)) for key, row in differences.iterrows()]},
+        made=now())
+
+
+def _runs_table(runs, labels):
+    columns = ["run", "status", "test accuracy", "best val accuracy", "epochs", "training time", "parameters"]
+    rows = []
+    for label, run in zip(labels, runs):
+        numbers = dict(_numbers(run, run.record.get("metrics") if isinstance(run.record.get("metrics"), dict) else {}))
+        rows.append((label, str(run.status), *(numbers[c] for c in columns[2:])))
+    return {"columns": columns, "rows": rows}
+
+
+def _overlaid_curves(runs, labels):
+    """Accuracy and loss, a line per run: on the validation images, or on the training images where
+    no run of the lesson recorded it on validation images."""
+    def series(run, key):
+        return [(as_number(e.get("epoch")), _value(e.get(key))) for e in run.epochs() if _ok(e.get("epoch"))]
+
+    charts = []
+    for key, percent in (("accuracy", True), ("loss", False)):
+        validated = any(_ok(e.get(f"val_{key}")) for run in runs for e in run.epochs())
+        where, recorded = ("Validation", f"val_{key}") if validated else ("Training", key)
+        lines = {label: series(run, recorded) for label, run in zip(labels, runs)}
+        lines = {label: line for label, line in lines.items() if any(y is not None for _, y in line)}
+        if lines:
+            charts.append(Markup(line_chart(lines, title=f"{where} {key}", y_label=key, percent=percent)))
+    return charts
+
+
 def lesson_sentence(run):
     """Which report and lesson the run belongs to, in a sentence; None for a run no lesson started."""
     found = run_lesson(run)
@@ -60,7 +118,8 @@ def lesson_sentence(run):
                SCALE_LABELS.get(found["scale"], ""), f"started {start_time(found['start'])}" if found["start"] else ""]
     return (f"One of the runs of report {found['report']}'s lesson “{found['title']}” ({found['lesson']})"
             + (f": {', '.join(d for d in details if d)}" if any(details) else "")
-            + ". The Reports page sets its figures beside the report's, and the lesson's other runs beside it.")
+            + ". The Reports page sets its figures beside the report's; the lesson's report (Runs page, "
+            "its lesson picked) shows all its runs together.")
 
 
 def _numbers(run, metrics):

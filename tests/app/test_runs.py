@@ -133,6 +133,8 @@ def test_a_lesson_picked_by_name_compares_its_runs_together(app_env):
     assert not at.exception
     ids = run_ids(app_env)
     assert at.multiselect(key="runs_compare").value == [ids["grid sgd"], ids["grid adam"]]
+    # The same comparison as one HTML file to hand out.
+    assert "Download the lesson's report" in [button.proto.label for button in at.get("download_button")]
     assert any("Confusion matrices" in m.value for m in at.markdown)
     # The curves overlaid, the per-class accuracy, and one confusion matrix per run side by side.
     assert len(at.get("vega_lite_chart")) == 4

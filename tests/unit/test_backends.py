@@ -16,6 +16,9 @@ from helpers import ROOT
 
 pytestmark = pytest.mark.slow
 CORE_TEST_FILES = ["tests/unit/test_airbench.py", "tests/unit/test_core_keras_fit.py", "tests/unit/test_tta.py"]
+# The airbench recipe's full run on JAX is trained below (test_a_model_trained_on_jax...) and by the
+# GPU check's tiny plan (test_gpu_check.py): its unit test is not run a third time here.
+ALREADY_TRAINED_ON_JAX = "not test_tiny_fast_run_trains_saves_a_plain_model_and_stops_on_request"
 
 
 def _on_jax(arguments, timeout=900):
@@ -25,7 +28,8 @@ def _on_jax(arguments, timeout=900):
 
 
 def test_the_training_core_passes_its_own_tests_on_jax():
-    done = _on_jax(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", *CORE_TEST_FILES])
+    done = _on_jax(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "-k", ALREADY_TRAINED_ON_JAX,
+                    *CORE_TEST_FILES])
     summary = (done.stdout.strip().splitlines() or [""])[-1]
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary and "skipped" not in summary, summary

@@ -272,6 +272,32 @@ def test_a_lesson_runs_html_report_names_its_report_and_lesson(runs_dir):
     assert "One of the runs of" not in run_report(finished_run_with_curve(runs_dir, accuracy=0.5, name="plain"))
 
 
+def test_a_lessons_html_report_sets_its_runs_side_by_side(runs_dir):
+    from cifar_tf.views.report import lesson_report
+
+    def arm(name, arm, optimizer, accuracy, per_class):
+        return tagged(finished_run_with_curve(runs_dir, accuracy=accuracy, name=name, optimizer=optimizer,
+                                              curve=(0.3, accuracy), per_class=per_class), "000-transfer-vs-sam", arm)
+
+    transfer = arm("plain <b>", "transfer", "sgd", 0.61, [0.6] * 9 + [0.7])
+    sam = arm("with SAM", "sam", "adam", 0.67, [0.65] * 9 + [0.92])
+    [group] = lessons.lesson_groups([sam, transfer])
+    html = lesson_report(group)
+    assert "<title>Report 000 · DenseNet121 transfer learning, without and with SAM · CIFAR-10 Lab report</title>" in html
+    assert "2 runs of lesson 000-transfer-vs-sam, started together (scaled for a CPU)" in html
+    # The numbers of both, in the lesson's arm order; a run's name is text, never markup.
+    table = html.split("<h2>The runs</h2>")[1]
+    assert table.index("plain &lt;b&gt;") < table.index("with SAM") and "<b>" not in html.split("<body>")[1]
+    assert "<td>61.0%</td>" in html and "<td>67.0%</td>" in html
+    # One chart per metric with a line per run (the legend names both), accuracy on each class side by side.
+    charts = html.split("<svg")[1:]
+    assert len(charts) == 2 and all("plain &lt;b&gt;" in chart and "with SAM" in chart for chart in charts)
+    assert "<tr><td>truck</td><td>70.0%</td><td>92.0%</td></tr>" in html
+    assert html.count('<table class="confusion small">') == 2
+    assert "<tr><td>optimizer</td><td>sgd</td><td>adam</td></tr>" in html
+    assert "http" not in html.replace("http://www.w3.org/2000/svg", "")   # opens offline
+
+
 def test_a_lesson_can_be_handed_out_as_a_challenge():
     from cifar_tf.classroom.challenge import new_challenge, problems
 
