@@ -91,7 +91,8 @@ def _run_sections(plan, sections, *, quick, slow_cpu, data_dir, cache_dir, write
         if dataset:
             from .training import cli_start_to_saved
 
-            log(f"the fast preset from the command line, {plan['cli_runs']} times in a row...")
+            times = "once" if plan["cli_runs"] == 1 else f"{plan['cli_runs']} times in a row"
+            log(f"the fast preset from the command line, {times}...")
             results["sections"]["cli"] = cli_start_to_saved(dataset, runs=plan["cli_runs"], overrides=plan["cli_overrides"])
         else:
             results["sections"]["cli"] = {"skipped": "needs CIFAR-10: --data-dir or CIFAR10_DIR"}
