@@ -5,6 +5,7 @@ from cifar_tf.classroom.folder import NotAllowed
 from cifar_tf.classroom.links import config_from_link
 from cifar_tf.models.registry import ARCHITECTURES
 from cifar_tf.runs.store import ACTIVE_STATUSES
+from cifar_tf.search.store import list_searches
 from cifar_tf.training.presets import PRESETS, preset_config
 from cifar_tf.validation import InvalidArgument
 from cifar_tf.views import train_form as form
@@ -13,7 +14,7 @@ from cifar_tf.views.class_form import FormRules
 from cifar_tf.views.classroom import queue_table, seats_table
 from cifar_tf.views.formatting import escape_markdown, run_label
 from pages.classmode import changes_text, config_link, copy_box
-from pages.common import classroom, list_runs, request_stop, shared_manager, viewer
+from pages.common import classroom, list_runs, request_stop, runs_dir, shared_manager, viewer
 
 st.title("Teacher")
 room, me = classroom(), viewer()
@@ -29,8 +30,8 @@ with queue_tab:
     @st.fragment(run_every=3)
     def queue():
         runs = list_runs()
-        table = queue_table(runs, shared_manager().max_concurrent, room.names())
-        st.caption(f"{shared_manager().max_concurrent} run(s) train at once; the others wait in this order. "
+        table = queue_table(runs, shared_manager().max_concurrent, room.names(), searches=list_searches(runs_dir()))
+        st.caption(f"{shared_manager().max_concurrent} run(s) train at once; the others, searches too, wait in this order. "
                    "Start times are estimated from the speed of the runs that finished here.")
         if table.empty:
             st.info("Nothing is training or waiting.", icon=":material/check:")

@@ -12,6 +12,7 @@ from ..data.cifar10 import validation_size
 from ..runs.files import timestamp
 from ..runs.manager import queue_order
 from ..runs.progress import progress
+from ..runs.searches import SearchFolder
 from ..runs.store import FINISHED_STATUSES
 from .budget import within_budget
 from .challenge import BUDGET_TAG
@@ -58,32 +59,38 @@ def remaining_seconds(run, finished, clock=time.time):
 
 
 def start_estimates(queued, running, finished, slots, clock=time.time):
-    """{run id: seconds from now until it starts, or None} for `queued` runs in queue order."""
+    """{id: seconds from now until it starts, or None} for `queued` runs and searches in queue order.
+    A search starts when the trials it trains at once have a slot each, and holds them for a time
+    nobody knows: they are not counted as freeing again."""
     left = [remaining_seconds(run, finished, clock) for run in running]
     known = sorted(seconds for seconds in left if seconds is not None)
     # A slot whose run has no estimate frees at an unknown time: it is left out.
     free_at = (known + [0.0] * max(0, slots - len(running)))[:max(0, slots - (len(left) - len(known)))]
     estimates = {}
-    for run in queued:
-        if not free_at:
-            estimates[run.id] = None
+    for item in queued:
+        needs = item.workers if isinstance(item, SearchFolder) else 1
+        if len(free_at) < needs:
+            estimates[item.id] = None
             continue
-        start = min(free_at)
-        free_at.remove(start)
-        estimates[run.id] = start
-        length = expected_seconds(run, finished)
+        taken = sorted(free_at)[:needs]
+        for start in taken:
+            free_at.remove(start)
+        estimates[item.id] = start = max(taken)
+        length = None if isinstance(item, SearchFolder) else expected_seconds(item, finished)
         if length is not None:
             free_at.append(start + length)
     return estimates
 
 
-def queue_with_estimates(runs, slots, clock=time.time):
-    """`[(run, seconds until it starts or None)]` for the queued runs among `runs`, in queue order."""
-    queued = sorted((run for run in runs if run.status == "queued"), key=queue_order)
+def queue_with_estimates(runs, slots, clock=time.time, searches=()):
+    """`[(run or search, seconds until it starts or None)]` for the queued runs among `runs` and the
+    queued `searches`, in the one queue's order."""
+    queued = sorted([run for run in runs if run.status == "queued"]
+                    + [search for search in searches if search.status == "queued"], key=queue_order)
     running = [run for run in runs if run.status == "running"]
     finished = [run for run in runs if run.status in FINISHED_STATUSES]
     estimates = start_estimates(queued, running, finished, slots, clock)
-    return [(run, estimates[run.id]) for run in queued]
+    return [(item, estimates[item.id]) for item in queued]
 
 
 def _number(value):

@@ -10,7 +10,8 @@ from ..classroom.leaderboard import COLUMNS
 from ..classroom.queue import queue_with_estimates
 from ..classroom.roles import owner_name, owner_of
 from ..runs.progress import progress
-from .formatting import format_seconds
+from ..runs.searches import SearchFolder
+from .formatting import format_seconds, plural
 
 PROJECTOR_STYLE = """
 <style>
@@ -68,9 +69,9 @@ def projector_html(rows, limit=15):
     return PROJECTOR_STYLE + "".join(lines)
 
 
-def queue_table(runs, slots, names):
-    """Running runs, then the queue in order: place, student, run, status, when it starts (or
-    how long it has trained and has left)."""
+def queue_table(runs, slots, names, searches=()):
+    """Running runs (a search's trials among them), then the queue in order, queued searches
+    included: place, student, run, status, when it starts (or how long it has trained and has left)."""
     rows = []
     for run in runs:
         if run.status == "running":
@@ -80,9 +81,15 @@ def queue_table(runs, slots, names):
                          "status": f"epoch {state['epoch']} of {state['epochs']}",
                          "starts": f"{format_seconds(left)} left" if left else "–",
                          "id": run.id})
-    for place, (run, wait) in enumerate(queue_with_estimates(runs, slots), start=1):
+    for search in searches:   # its trials are listed as runs too, while they train
+        if search.status == "running":
+            rows.append({"place": "training", "student": owner_name(search, names) or "–", "run": search.name,
+                         "status": f"search, {plural(search.workers, 'trial')} at once", "starts": "–",
+                         "id": search.id})
+    for place, (run, wait) in enumerate(queue_with_estimates(runs, slots, searches=searches), start=1):
+        search = isinstance(run, SearchFolder)
         rows.append({"place": str(place), "student": owner_name(run, names) or "–", "run": run.name,
-                     "status": "queued",
+                     "status": f"queued search, {plural(run.workers, 'trial')} at once" if search else "queued",
                      "starts": f"in about {format_seconds(wait)}" if wait is not None else "unknown",
                      "id": run.id})
     return pd.DataFrame(rows, columns=["place", "student", "run", "status", "starts", "id"])

@@ -400,6 +400,33 @@ def test_without_any_measured_speed_the_start_is_unknown(runs_dir):
     assert [wait for _, wait in queue_with_estimates(store.list_runs(runs_dir)[0], slots=1)] == [0.0, None]
 
 
+def test_a_queued_search_waits_in_the_same_queue_and_the_teachers_table_lists_it(room, runs_dir):
+    import time
+
+    from cifar_tf.search import store as search_store
+    from cifar_tf.views.classroom import queue_table
+
+    (_, ada), (_, bo) = seated(room, "Ada"), seated(room, "Bo")
+    finished_run(runs_dir, images_per_second=100.0)
+    first = finished_run(runs_dir, ada, status="queued", name="first")
+    time.sleep(1.1)   # queued a second later: behind the first run
+    search = search_store.new_search(runs_dir, space="seed001", max_trials=4, epochs=2, workers=2,
+                                     check_values=False, tags={"owner": {"name": "Bo", "seat": bo.seat}})
+    time.sleep(1.1)
+    behind = finished_run(runs_dir, ada, status="queued", name="behind the search")
+    runs, searches = store.list_runs(runs_dir)[0], search_store.list_searches(runs_dir)
+    length = first.record["config"]["epochs"] * (50_000 - validation_size(first.record["config"]["val_size"], 50_000)) / 100.0
+    # Two slots: the first run starts now; the search needs both, so it starts when the first run ends,
+    # and holds them for a time nobody knows: the run behind it has no estimate.
+    waits = [(item.id, wait) for item, wait in queue_with_estimates(runs, slots=2, searches=searches)]
+    assert waits == [(first.id, 0.0), (search.id, pytest.approx(length)), (behind.id, None)]
+    table = queue_table(runs, 2, room.names(), searches=searches)
+    assert list(table["run"]) == ["first", search.name, "behind the search"]
+    assert list(table["student"]) == ["Ada", "Bo", "Ada"]
+    assert list(table["status"]) == ["queued", "queued search, 2 trials at once", "queued"]
+    assert list(table["starts"])[2] == "unknown"
+
+
 # --- lessons ------------------------------------------------------------------------------------------
 
 def test_archiving_moves_finished_runs_aside_and_restoring_brings_them_back(room, runs_dir):
