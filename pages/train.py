@@ -75,8 +75,7 @@ with setup:
             elif kind == "switch":
                 st.checkbox(name, key=key)
             elif kind == "int":
-                # an int step makes an integer box (no %d warning)
-                st.number_input(name, key=key, step=1, **form.hp_bounds(arch, name))
+                st.number_input(name, key=key, step=1, **form.hp_bounds(arch, name))  # int step: an integer box
             elif kind == "float":
                 st.number_input(name, key=key, format="%.4g", **form.hp_bounds(arch, name))
             else:
@@ -84,7 +83,7 @@ with setup:
 
     c1, c2, c3 = gate(st.columns(3), rules)
     c1.number_input("Epochs", step=1, key="cfg_epochs", **rules.number_bounds("epochs"))
-    c2.selectbox("Batch size", form.BATCH_SIZES, key="cfg_batch_size")
+    c2.selectbox("Batch size", form.batch_size_options(st.session_state.get("cfg_batch_size")), key="cfg_batch_size")
     c3.selectbox("Training images", rules.train_limits(form.train_limit_options(st.session_state.cfg_train_limit)),
                  key="cfg_train_limit",
                  format_func=lambda n: "all" if n == 0 else f"{n:,}",

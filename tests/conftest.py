@@ -13,6 +13,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The browser tests of the Train page and the benchmark turn it on, as the app has it.
 os.environ["CIFAR_TF_STANDBY_WORKER"] = "off"
 
+# The files that take longest (a full run's --durations, 2026-12-06), first: the two test processes
+# take whole files in collection order (pytest.ini's --dist loadfile), and a long file taken last
+# leaves the other process idle at the end.
+LONGEST_FIRST = ("unit/test_bench.py", "unit/test_gpu_check.py", "unit/test_ray.py", "unit/test_train.py",
+                 "unit/test_backends.py", "browser/test_classroom.py", "browser/test_pages.py", "unit/test_search.py",
+                 "unit/test_manager.py", "unit/test_knobs.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = item.path.relative_to(ROOT / "tests").as_posix()
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+    items.sort(key=rank)   # stable: each file's tests keep their order
+
 
 @pytest.fixture(scope="session")
 def cifar_dir(tmp_path_factory):

@@ -157,7 +157,8 @@ def _fast_from_cli(data_dir, overrides):
         record = json.loads(done.stdout)
     return {"how": "command line (start to saved)", "tabs": 0, "seconds": round(seconds, 1),
             "train_seconds": record["metrics"]["train_seconds"], "accuracy": record["metrics"]["test_accuracy"],
-            "first_point_seconds": None, "server_cpu_share": None, "browser_cpu_share": None}
+            "first_point_seconds": None, "server_cpu_share": None, "browser_cpu_share": None,
+            "config": record["config"]}
 
 
 def _fast_from_page(data_dir, tabs, overrides):
@@ -169,7 +170,7 @@ def _fast_from_page(data_dir, tabs, overrides):
         first = browser.new_page(viewport={"width": 1280, "height": 800})
         first.set_default_timeout(120_000)
         if overrides:  # the preset's settings with the overrides, as a link fills the form
-            first.goto(f"{url}/train?{urlencode(config_params(preset_config('fast', **overrides)))}")
+            first.goto(f"{url}/train?{urlencode(config_params(_fast_with(overrides)))}")
         else:
             first.goto(f"{url}/train")
             _idle(first)
@@ -201,7 +202,15 @@ def _fast_from_page(data_dir, tabs, overrides):
     return {"how": f"Train page, watched in {tabs} tab{'s' if tabs > 1 else ''} (Start to Completed)",
             "tabs": tabs, "seconds": round(seconds, 1), "train_seconds": record["metrics"]["train_seconds"],
             "accuracy": record["metrics"]["test_accuracy"], "first_point_seconds": round(first_point, 1),
-            "server_cpu_share": round(server_cpu / seconds, 4), "browser_cpu_share": round(browser_cpu / seconds, 4)}
+            "server_cpu_share": round(server_cpu / seconds, 4), "browser_cpu_share": round(browser_cpu / seconds, 4),
+            "config": record["config"]}
+
+
+def _fast_with(overrides):
+    """The fast preset with `overrides`; its architecture settings are kept where `overrides` does
+    not name them, as the command line's --arch-param keeps them (on a CPU: ReLU)."""
+    arch_params = {**preset_config("fast").arch_params, **overrides.get("arch_params", {})}
+    return preset_config("fast", **{**overrides, "arch_params": arch_params})
 
 
 def _idle(page):

@@ -43,6 +43,11 @@ def choices(field):
     return CHOICES[field]
 
 
+def batch_size_options(current):
+    """The batch sizes offered, with the current one among them (a link or a preset may hold 50)."""
+    return sorted({*BATCH_SIZES, current}) if isinstance(current, int) and current > 0 else list(BATCH_SIZES)
+
+
 def train_limit_options(current):
     """The training-set sizes offered, with the current one among them."""
     options = list(TRAIN_LIMITS)

@@ -316,6 +316,10 @@ def test_a_configuration_link_fills_the_form(app_env):
     assert "arch" not in at.query_params and "epochs" not in at.query_params
     links = [c.value for c in at.code]
     assert any("train?arch=resnet20" in link and "epochs=3" in link for link in links), links
+    # A batch size the list does not offer is kept, not swapped for the list's first (the benchmark's
+    # link of batch 50 once trained at 16).
+    at = open_as(None, "pages/train.py", {"arch": "fast_cnn", "batch_size": "50"})
+    assert next(s for s in at.selectbox if s.label == "Batch size").value == 50 and not at.warning
 
 
 # --- the leaderboard ---------------------------------------------------------------------------------
