@@ -24,7 +24,7 @@ from .calibration import calibration_section
 from .comparison import config_diff, flat_config, per_class_accuracy, run_labels, settings_table
 from .evaluation import probability_caption, report_table
 from .formatting import as_number, format_seconds, start_time
-from .reports import group_label
+from .reports import start_label
 from .pictures import enlarge
 from .svg import line_chart
 
@@ -67,7 +67,7 @@ def lesson_report(group):
         if evaluation:
             confusions.append((label, _confusion(evaluation)))
     return TEMPLATES.get_template("lesson.html").render(
-        name=f"Report {group['report']} · {group['title']}", subtitle=group_label(group),
+        name=f"Report {group['report']} · {group['title']}", subtitle=f"started {start_label(group)}",
         lesson=(f"{len(runs)} run{'s' if len(runs) != 1 else ''} of lesson {group['lesson']}, started together"
                 + (f" ({SCALE_LABELS[group['scale']]})" if group.get("scale") in SCALE_LABELS else "")
                 + ". Each run's own report has its mistakes and calibration."),

@@ -3,7 +3,10 @@ no library, no network. Lines are drawn in data order; missing values break noth
 import math
 from html import escape
 
-PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756")
+# Tableau 10, as Vega-Lite's charts in the app: ten runs (a lesson's grid of eight) each their own colour.
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d",
+           "#bab0ac")
+LEGEND_ROW = 16   # px: one row of the legend
 
 
 def line_chart(series, *, title, y_label, percent=False, width=520, height=280):
@@ -11,6 +14,10 @@ def line_chart(series, *, title, y_label, percent=False, width=520, height=280):
     points = [(x, y) for line in series.values() for x, y in line if y is not None]
     left, right, top, bottom = 58, 16, 34, 46
     plot_w, plot_h = width - left - right, height - top - bottom
+    # The legend flows under the title and wraps: a lesson's eight runs each keep a readable name.
+    legend = _legend_places(series, left, width - right)
+    rows = 1 + max((row for _, row in legend), default=-1)
+    top, height = top + LEGEND_ROW * rows, height + LEGEND_ROW * rows
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
              f'height="{height}" role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="12">',
              f'<text x="{left}" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
@@ -49,11 +56,24 @@ def line_chart(series, *, title, y_label, percent=False, width=520, height=280):
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in drawn)
             parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
             parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>' for x, y in drawn)
-        legend_x = left + plot_w - 120 * (len(series) - index)
-        parts.append(f'<rect x="{legend_x}" y="8" width="12" height="12" fill="{colour}"/>'
-                     f'<text x="{legend_x + 16}" y="18">{escape(label)}</text>')
+        legend_x, row = legend[index]
+        parts.append(f'<rect x="{legend_x}" y="{26 + LEGEND_ROW * row}" width="12" height="12" fill="{colour}"/>'
+                     f'<text x="{legend_x + 16}" y="{36 + LEGEND_ROW * row}">{escape(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _legend_places(series, left, right_edge):
+    """(x, row) of each legend entry, left to right, wrapping at `right_edge` (about 7 px a
+    character at 12 px, so a long name is not drawn over the next)."""
+    places, x, row = [], left, 0
+    for label in series:
+        entry = 16 + 7 * len(str(label)) + 14
+        if x > left and x + entry > right_edge:
+            x, row = left, row + 1
+        places.append((x, row))
+        x += entry
+    return places
 
 
 def nice_ticks(low, high, *, count=5, integers=False):

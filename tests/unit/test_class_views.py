@@ -181,3 +181,17 @@ def test_chart_ticks_are_round_and_cover_the_data():
                      percent=True)
     assert svg.startswith("<svg") and "Accuracy &lt;&amp;&gt;" in svg and svg.count("<circle") == 2
     assert "no points recorded" in line_chart({"training": []}, title="Loss", y_label="loss")
+
+
+def test_a_charts_legend_wraps_so_that_no_name_runs_over_the_next():
+    import re
+
+    names = [f"ResNet18, SGD, seed {seed}, from a lesson" for seed in range(8)]
+    svg = line_chart({name: [(1, 0.3), (2, 0.5)] for name in names}, title="Accuracy", y_label="accuracy")
+    entries = [(float(x), float(y), name) for x, y, name in re.findall(r'<text x="([\d.]+)" y="([\d.]+)">([^<]*)</text>', svg)
+               if name in names]
+    assert [name for _, _, name in entries] == names
+    assert len(set(re.findall(r'fill="(#[0-9a-f]{6})"/><text', svg))) == 8           # a colour each
+    for (x, y, name), (next_x, next_y, _) in zip(entries, entries[1:]):
+        assert next_y > y or next_x >= x + 7 * len(name), name                    # wrapped, or after it
+    assert max(x + 7 * len(name) for x, _, name in entries) <= 520                 # within the chart
