@@ -176,7 +176,8 @@ def _fast_from_page(data_dir, tabs, overrides):
             _idle(first)
             first.get_by_role("button", name="fast", exact=True).click()
         # The form shows the preset once its rerun is done: a Start pressed before would train the defaults.
-        expect(first.get_by_role("combobox", name="Architecture")).to_have_value(re.compile("^fast_cnn"))
+        expect(first.get_by_role("combobox", name="Architecture")).to_have_value(re.compile("^fast_cnn"),
+                                                                                 timeout=120_000)  # a loaded machine
         _idle(first)
         first.get_by_role("button", name="Start training").click()
         started = time.perf_counter()

@@ -154,7 +154,7 @@ def worker(task, env=None, timeout=None, **kwargs):
         lines = out.read().splitlines()
     results = [json.loads(line[len(RESULT_TAG):]) for line in lines if line.startswith(RESULT_TAG)]
     if process.returncode or not results:
-        tail = "\n".join(lines[-15:])
+        tail = "\n".join(lines[-60:])   # past a browser's page snapshot to the error itself
         raise RuntimeError(f"benchmark task {task} failed (exit {process.returncode}):\n{tail}")
     result = results[-1]
     if isinstance(result, dict):
