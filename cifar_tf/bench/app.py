@@ -23,7 +23,7 @@ import numpy as np
 
 from ..classroom.links import config_params
 from ..settings import DEFAULT_RUNS_DIR, PROJECT_DIR
-from ..training.presets import preset_config
+from ..training.presets import preset_config, preset_with
 from .app_client import (browser_cpu_seconds, browser_cpu_since, chromium, cpu_seconds, health_seconds, open_page,
                          streamlit_server)
 from .training import train_flags
@@ -170,7 +170,7 @@ def _fast_from_page(data_dir, tabs, overrides):
         first = browser.new_page(viewport={"width": 1280, "height": 800})
         first.set_default_timeout(120_000)
         if overrides:  # the preset's settings with the overrides, as a link fills the form
-            first.goto(f"{url}/train?{urlencode(config_params(_fast_with(overrides)))}")
+            first.goto(f"{url}/train?{urlencode(config_params(preset_with('fast', **overrides)))}")
         else:
             first.goto(f"{url}/train")
             _idle(first)
@@ -205,13 +205,6 @@ def _fast_from_page(data_dir, tabs, overrides):
             "accuracy": record["metrics"]["test_accuracy"], "first_point_seconds": round(first_point, 1),
             "server_cpu_share": round(server_cpu / seconds, 4), "browser_cpu_share": round(browser_cpu / seconds, 4),
             "config": record["config"]}
-
-
-def _fast_with(overrides):
-    """The fast preset with `overrides`; its architecture settings are kept where `overrides` does
-    not name them, as the command line's --arch-param keeps them (on a CPU: ReLU)."""
-    arch_params = {**preset_config("fast").arch_params, **overrides.get("arch_params", {})}
-    return preset_config("fast", **{**overrides, "arch_params": arch_params})
 
 
 def _idle(page):

@@ -56,7 +56,7 @@ TRAIN_FLAGS = {  # flag → (TrainConfig field, help)
 
 def config_from_args(args):
     from ..training.config import TrainConfig
-    from ..training.presets import preset_config
+    from ..training.presets import preset_with
 
     values = {}
     for flag, (field, _) in TRAIN_FLAGS.items():
@@ -66,10 +66,7 @@ def config_from_args(args):
     if args.arch_param:
         values["arch_params"] = parse_key_values(args.arch_param, "arch-param")
     if args.preset:
-        preset = preset_config(args.preset)
-        if "arch_params" in values and "arch" not in values:
-            values["arch_params"] = {**preset.arch_params, **values["arch_params"]}
-        return preset_config(args.preset, **values).validated()
+        return preset_with(args.preset, **values).validated()
     return TrainConfig(**values).validated()
 
 

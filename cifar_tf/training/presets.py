@@ -135,6 +135,14 @@ def preset_config(name, **overrides):
     return TrainConfig.from_dict(values)
 
 
+def preset_with(name, **overrides):
+    """`preset_config` where given `arch_params` join the preset's own instead of replacing them
+    (unless `arch` changes too): what `train --preset P --arch-param K=V` means."""
+    if "arch_params" in overrides and "arch" not in overrides:
+        overrides["arch_params"] = {**preset_config(name).arch_params, **overrides["arch_params"]}
+    return preset_config(name, **overrides)
+
+
 def preset_notes(name):
     """What a page shows of a preset, not only as a tooltip: its description and, for a report's
     preset, each way it differs from the report."""

@@ -23,7 +23,7 @@ from ..runs.outputs import load_probabilities, read_evaluation
 from .calibration import calibration_section
 from .comparison import config_diff, flat_config, per_class_accuracy, run_labels, settings_table
 from .evaluation import probability_caption, report_table
-from .formatting import as_number, format_seconds, start_time
+from .formatting import as_number, format_seconds, plural, start_time
 from .reports import start_label
 from .pictures import enlarge
 from .svg import line_chart
@@ -38,7 +38,7 @@ def run_report(run, *, owner=None, dataset=None):
     """The report of `run` as an HTML string. `dataset` (a loaded CIFAR-10, optional) supplies
     the test images of its mistakes; without it the report says they are not included."""
     record = run.record
-    metrics = record.get("metrics") if isinstance(record.get("metrics"), dict) else {}
+    metrics = _metrics(run)
     evaluation = read_evaluation(run, corrupt_ok=True)
     subtitle = [f"run {run.id}", str(record.get("arch") or ""), str(run.status)]
     if owner:
@@ -68,7 +68,7 @@ def lesson_report(group):
             confusions.append((label, _confusion(evaluation)))
     return TEMPLATES.get_template("lesson.html").render(
         name=f"Report {group['report']} · {group['title']}", subtitle=f"started {start_label(group)}",
-        lesson=(f"{len(runs)} run{'s' if len(runs) != 1 else ''} of lesson {group['lesson']}, started together"
+        lesson=(f"{plural(len(runs), 'run')} of lesson {group['lesson']}, started together"
                 + (f" ({SCALE_LABELS[group['scale']]})" if group.get("scale") in SCALE_LABELS else "")
                 + ". Each run's own report has its mistakes and calibration."),
         runs=_runs_table(runs, labels),
@@ -87,7 +87,7 @@ def _runs_table(runs, labels):
     columns = ["run", "status", "test accuracy", "best val accuracy", "epochs", "training time", "parameters"]
     rows = []
     for label, run in zip(labels, runs):
-        numbers = dict(_numbers(run, run.record.get("metrics") if isinstance(run.record.get("metrics"), dict) else {}))
+        numbers = dict(_numbers(run, _metrics(run)))
         rows.append((label, str(run.status), *(numbers[c] for c in columns[2:])))
     return {"columns": columns, "rows": rows}
 
@@ -95,15 +95,12 @@ def _runs_table(runs, labels):
 def _overlaid_curves(runs, labels):
     """Accuracy and loss, a line per run: on the validation images, or on the training images where
     no run of the lesson recorded it on validation images."""
-    def series(run, key):
-        return [(as_number(e.get("epoch")), _value(e.get(key))) for e in run.epochs() if _ok(e.get("epoch"))]
-
+    epochs = [run.epochs() for run in runs]   # each run's file read once, for both charts
     charts = []
     for key, percent in (("accuracy", True), ("loss", False)):
-        validated = any(_ok(e.get(f"val_{key}")) for run in runs for e in run.epochs())
+        validated = any(_ok(e.get(f"val_{key}")) for run_epochs in epochs for e in run_epochs)
         where, recorded = ("Validation", f"val_{key}") if validated else ("Training", key)
-        lines = {label: series(run, recorded) for label, run in zip(labels, runs)}
-        lines = {label: line for label, line in lines.items() if any(y is not None for _, y in line)}
+        lines = _drawn({label: _series(run_epochs, recorded) for label, run_epochs in zip(labels, epochs)})
         if lines:
             charts.append(Markup(line_chart(lines, title=f"{where} {key}", y_label=key, percent=percent)))
     return charts
@@ -142,16 +139,25 @@ def _curves(run):
     epochs = run.epochs()
     if not epochs:
         return []
-
-    def series(key):
-        return [(as_number(e.get("epoch")), _value(e.get(key))) for e in epochs if _ok(e.get("epoch"))]
-
-    def drawn(lines):  # a run without validation images has no validation curve
-        return {label: line for label, line in lines.items() if any(y is not None for _, y in line)}
-    loss = drawn({"training": series("loss"), "validation": series("val_loss")})
-    accuracy = drawn({"training": series("accuracy"), "validation": series("val_accuracy")})
+    loss = _drawn({"training": _series(epochs, "loss"), "validation": _series(epochs, "val_loss")})
+    accuracy = _drawn({"training": _series(epochs, "accuracy"), "validation": _series(epochs, "val_accuracy")})
     return [Markup(line_chart(loss, title="Loss", y_label="loss")),
             Markup(line_chart(accuracy, title="Accuracy", y_label="accuracy", percent=True))]
+
+
+def _series(epochs, key):
+    """(epoch, value or None) of one metric through a run's epoch records."""
+    return [(as_number(e.get("epoch")), _value(e.get(key))) for e in epochs if _ok(e.get("epoch"))]
+
+
+def _drawn(lines):
+    """The lines with a point to draw (a run without validation images has no validation curve)."""
+    return {label: line for label, line in lines.items() if any(y is not None for _, y in line)}
+
+
+def _metrics(run):
+    metrics = run.record.get("metrics")
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def _per_class(evaluation):
