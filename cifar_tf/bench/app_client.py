@@ -108,6 +108,18 @@ def cpu_seconds(pid):
 def browser_cpu_seconds(root=None):
     """CPU seconds used so far by each Chromium process below process `root` (this one by
     default), by process id: a browser is several processes, and tabs come and go."""
+    used = {}
+    for pid in descendants(root or os.getpid()):
+        try:
+            if "chrom" in os.readlink(f"/proc/{pid}/exe").rsplit("/", 1)[-1]:
+                used[pid] = cpu_seconds(pid)
+        except OSError:   # it ended meanwhile
+            continue
+    return used
+
+
+def descendants(root):
+    """The process ids below process `root` (its children, theirs, ...)."""
     children = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -117,19 +129,32 @@ def browser_cpu_seconds(root=None):
             except (OSError, ValueError, IndexError):
                 continue
             children.setdefault(parent, []).append(int(entry.name))
-    below, stack = [], [root or os.getpid()]
+    below, stack = [], [root]
     while stack:
         for child in children.get(stack.pop(), []):
             below.append(child)
             stack.append(child)
-    used = {}
-    for pid in below:
-        try:
-            if "chrom" in os.readlink(f"/proc/{pid}/exe").rsplit("/", 1)[-1]:
-                used[pid] = cpu_seconds(pid)
-        except OSError:   # it ended meanwhile
-            continue
-    return used
+    return below
+
+
+def wait_until_quiet(root, *, share=0.1, over=2.0, timeout=180.0):
+    """Wait until process `root` and those below it use less than `share` of a core over `over`
+    seconds (a server whose standby worker is ready, say), or `timeout` seconds; True if quiet."""
+    def used():
+        total = 0.0
+        for pid in [root, *descendants(root)]:
+            try:
+                total += cpu_seconds(pid)
+            except OSError:
+                continue
+        return total
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = used()
+        time.sleep(over)
+        if used() - before < share * over:
+            return True
+    return False
 
 
 def browser_cpu_since(before, root=None):
@@ -139,6 +164,7 @@ def browser_cpu_since(before, root=None):
 
 
 CHROMIUM = "/usr/bin/chromium"
+BROWSER_CORES_VARIABLE = "CIFAR_TF_BENCH_BROWSER_CORES"   # e.g. "0,1": the cores Chromium runs on (--slow-cpu)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
@@ -148,9 +174,20 @@ def chromium():
     """A headless Chromium (Debian's) driven by Playwright: the browser, to open pages in."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    mine = os.sched_getaffinity(0)
+    if os.environ.get(BROWSER_CORES_VARIABLE):   # the processes started now (driver, browser) inherit these
+        os.sched_setaffinity(0, {int(core) for core in os.environ[BROWSER_CORES_VARIABLE].split(",")})
+    try:
+        playwright = sync_playwright().start()
         try:
-            yield browser
-        finally:
-            browser.close()
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except BaseException:
+            playwright.stop()
+            raise
+    finally:
+        os.sched_setaffinity(0, mine)
+    try:
+        yield browser
+    finally:
+        browser.close()
+        playwright.stop()

@@ -38,7 +38,8 @@ def add_commands(commands):
     bench.add_argument("--only", metavar="SECTIONS", help="comma-separated: throughput, pipeline, presets, cli, app, pages, "
                                                           "watched (with --gpu: data, anchor, ours, class, throughput, tests)")
     bench.add_argument("--slow-cpu", action="store_true",
-                       help="run everything on one core, so the app's share of the CPU shows as on a slower machine")
+                       help="run the training and the app's server on one core (the browsers on the others), so the "
+                            "app's share of the CPU shows as on a slower machine")
     bench.add_argument("--gpu", action="store_true",
                        help="the GPU check: the fast preset under JAX against airbench94 (PyTorch) on this GPU, a "
                             "class of 30 runs, every architecture's throughput (under 8 minutes on one H200)")

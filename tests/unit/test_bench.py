@@ -129,3 +129,25 @@ def test_bench_measures_a_preset_only_once_when_two_are_the_same(monkeypatch):
                               plan={"presets": [("fast", "fast", {}), ("fast10", "fast10", {})]})
     assert calls == ["fast"]
     assert results["sections"]["presets"][1] == {"label": "fast10", "skipped": "the same settings as fast on this device"}
+
+
+def test_the_slow_cpu_setting_runs_the_browser_on_the_cores_it_names(monkeypatch):
+    """--slow-cpu pins training and server to one core and names the others for Chromium (the
+    students' machines): the browser's processes run there, and the caller keeps its own core."""
+    import os
+
+    from cifar_tf.bench.app_client import BROWSER_CORES_VARIABLE, browser_cpu_seconds, chromium
+
+    cores = os.sched_getaffinity(0)
+    if len(cores) < 2:
+        pytest.skip("needs two cores")
+    monkeypatch.setenv(BROWSER_CORES_VARIABLE, str(min(cores)))
+    os.sched_setaffinity(0, {max(cores)})
+    try:
+        with chromium() as browser:
+            browser.new_page().goto("about:blank")
+            browsers = list(browser_cpu_seconds())
+            assert browsers and all(os.sched_getaffinity(pid) == {min(cores)} for pid in browsers)
+            assert os.sched_getaffinity(0) == {max(cores)}
+    finally:
+        os.sched_setaffinity(0, cores)

@@ -196,3 +196,20 @@ def test_a_run_stopped_mid_epoch_is_recorded_where_it_stopped(cifar_dir, runs_di
     assert record["status"] == "stopped" and record["epochs_completed"] == 1
     epochs = store.load_run(run.id, runs_dir).epochs()
     assert [e["epoch"] for e in epochs] == [1, 1.4] and epochs[-1]["partial"]
+
+
+def test_a_standby_workers_warm_up_leaves_no_trace_on_the_run_it_takes(cifar_dir, runs_dir):
+    """The standby worker trains a tiny model before it is handed a run (worker.warm_up): the run
+    then trains exactly as it would have without, same losses, same precision, same layer names."""
+    from cifar_tf.training.presets import preset_with
+    from cifar_tf.training.worker import warm_up
+
+    config = preset_with("fast", epochs=1, batch_size=100, val_size=100, log_every=1, mixed_precision="bf16")
+
+    def trained():
+        run = train(config, runs_dir=runs_dir, data_dir=cifar_dir, log=lambda *_: None)
+        return [step["loss"] for step in run.steps()], run.record["device"]["precision"]
+
+    before = trained()
+    warm_up()
+    assert trained() == before and before[1] == "mixed_bfloat16" and len(before[0]) == 4
