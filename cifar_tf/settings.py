@@ -240,5 +240,23 @@ def tuner_oracle_address():
     return f"{_env('KERASTUNER_ORACLE_IP')}:{_env('KERASTUNER_ORACLE_PORT')}"
 
 
+def bench_browser_cores():
+    """The cores the benchmark's Chromium runs on (`bench --slow-cpu` names them for the processes it
+    starts): `$CIFAR_TF_BENCH_BROWSER_CORES`, e.g. "0,1", as a set; None when unset."""
+    value = _env(BENCH_BROWSER_CORES)
+    return {int(core) for core in value.split(",")} if value else None
+
+
+def set_bench_browser_cores(cores):
+    """Name `cores` (a set) for the benchmark's Chromium; None forgets them."""
+    if cores:
+        os.environ[BENCH_BROWSER_CORES] = ",".join(map(str, sorted(cores)))
+    else:
+        os.environ.pop(BENCH_BROWSER_CORES, None)
+
+
+BENCH_BROWSER_CORES = "CIFAR_TF_BENCH_BROWSER_CORES"
+
+
 def onednn_enabled():
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 
+from .. import settings
 from ..settings import PROJECT_DIR
 
 SERVER_FLAGS = ("--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -164,7 +165,6 @@ def browser_cpu_since(before, root=None):
 
 
 CHROMIUM = "/usr/bin/chromium"
-BROWSER_CORES_VARIABLE = "CIFAR_TF_BENCH_BROWSER_CORES"   # e.g. "0,1": the cores Chromium runs on (--slow-cpu)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
@@ -175,8 +175,8 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     mine = os.sched_getaffinity(0)
-    if os.environ.get(BROWSER_CORES_VARIABLE):   # the processes started now (driver, browser) inherit these
-        os.sched_setaffinity(0, {int(core) for core in os.environ[BROWSER_CORES_VARIABLE].split(",")})
+    if settings.bench_browser_cores():   # the processes started now (driver, browser) inherit these
+        os.sched_setaffinity(0, settings.bench_browser_cores())
     try:
         playwright = sync_playwright().start()
         try:

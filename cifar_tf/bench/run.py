@@ -12,9 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..hardware import device_summary
-from ..settings import PROJECT_DIR
+from ..settings import PROJECT_DIR, set_bench_browser_cores
 from ..training.presets import preset_config
-from .app_client import BROWSER_CORES_VARIABLE
 from .tables import render
 
 RESULT_TAG = "BENCH-RESULT "
@@ -58,13 +57,13 @@ def run_bench(*, quick=False, data_dir=None, cache_dir=None, sections=None, writ
         # ...and the browsers, the students' machines, run beside it (app_client.chromium): on the
         # training's core, Chromium driven by Playwright took 11 % of it yet halved the training's
         # speed (5,000 images: 45 s against 24 s; 24 s with Chromium on the other core).
-        os.environ[BROWSER_CORES_VARIABLE] = ",".join(map(str, sorted(cores - {max(cores)}) or [max(cores)]))
+        set_bench_browser_cores(cores - {max(cores)} or {max(cores)})
     try:
         return _run_sections(plan, sections, quick=quick, slow_cpu=slow_cpu, data_dir=data_dir, cache_dir=cache_dir,
                              write=write, log=log)
     finally:
         os.sched_setaffinity(0, cores)
-        os.environ.pop(BROWSER_CORES_VARIABLE, None)
+        set_bench_browser_cores(None)
 
 
 def _run_sections(plan, sections, *, quick, slow_cpu, data_dir, cache_dir, write, log):

@@ -154,7 +154,9 @@ def _watched_section(w):
     return ["## The fast preset, watched", "",
             f"`--preset fast`{' (' + settings + ')' if settings else ''} from the command line, then started from "
             "the Train page in headless Chromium and "
-            "watched to the end in 1 and in 5 tabs (the first tab clicks Start), one after another in one run. "
+            "watched to the end in 1 and in 5 tabs, one after another in one run: the first tab clicks Start once "
+            "the server is idle (its standby worker ready), the others open the run's link once the first curve "
+            "point shows there. "
             "Start to Completed must stay within 1.3x the training time plus 10 s, and within 1.15x (1 tab) and "
             "1.3x (5 tabs) of the command line's start to saved; the first curve point within 10 s of Start. "
             "The CPU the watching took is per second of it, in % of one core: the server's own threads (the "

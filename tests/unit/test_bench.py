@@ -136,12 +136,13 @@ def test_the_slow_cpu_setting_runs_the_browser_on_the_cores_it_names(monkeypatch
     students' machines): the browser's processes run there, and the caller keeps its own core."""
     import os
 
-    from cifar_tf.bench.app_client import BROWSER_CORES_VARIABLE, browser_cpu_seconds, chromium
+    from cifar_tf.bench.app_client import browser_cpu_seconds, chromium
+    from cifar_tf.settings import BENCH_BROWSER_CORES
 
     cores = os.sched_getaffinity(0)
     if len(cores) < 2:
         pytest.skip("needs two cores")
-    monkeypatch.setenv(BROWSER_CORES_VARIABLE, str(min(cores)))
+    monkeypatch.setenv(BENCH_BROWSER_CORES, str(min(cores)))
     os.sched_setaffinity(0, {max(cores)})
     try:
         with chromium() as browser:
