@@ -59,7 +59,9 @@ def configure(mixed_precision="auto", xla="auto"):
     policy = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[precision]
     keras.mixed_precision.set_global_policy(policy)
     use_xla = True if backend == "jax" else auto_xla if xla == "auto" else xla == "on"
-    threads = os.cpu_count() or 1
+    # The cores this process may run on (a pinned process, a container): what TensorFlow sizes its
+    # thread pools by, rather than the machine's count.
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return {"kind": "gpu" if gpu else "cpu", "name": name, "precision": policy, "xla": use_xla,
             "backend": backend, "threads": threads, **_backend_details(backend, threads),
             "gpu_visible": settings.cuda_visible_devices(), "keras": keras.__version__}

@@ -213,3 +213,24 @@ def test_a_standby_workers_warm_up_leaves_no_trace_on_the_run_it_takes(cifar_dir
     before = trained()
     warm_up()
     assert trained() == before and before[1] == "mixed_bfloat16" and len(before[0]) == 4
+
+
+def test_a_run_pinned_to_one_core_records_one_thread():
+    """run.json's device says the threads the process may use (what TensorFlow sizes its pools
+    by), not the machine's core count: `bench --slow-cpu` pins training to one core of two."""
+    import keras
+
+    from cifar_tf.training.device import configure
+
+    cores, policy = os.sched_getaffinity(0), keras.mixed_precision.global_policy()
+    if len(cores) < 2:
+        pytest.skip("needs two cores")
+    os.sched_setaffinity(0, {max(cores)})
+    try:
+        assert configure()["threads"] == 1
+    finally:
+        os.sched_setaffinity(0, cores)
+    try:
+        assert configure()["threads"] == len(cores)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)   # configure set this process's policy
