@@ -225,7 +225,7 @@ def check_environment():
     its variable. The app and the command line call it as they start, so a typo in a variable is
     refused at once rather than when a page or a run first reads it."""
     for read in (max_runs, runs_per_gpu, train_backend, standby_worker, class_mode, class_seats,
-                 class_joins_per_minute, ray_address, ray_cpus_per_run):
+                 class_joins_per_minute, ray_address, ray_cpus_per_run, bench_browser_cores):
         read()
 
 
@@ -240,11 +240,15 @@ def tuner_oracle_address():
     return f"{_env('KERASTUNER_ORACLE_IP')}:{_env('KERASTUNER_ORACLE_PORT')}"
 
 
+BENCH_BROWSER_CORES = "CIFAR_TF_BENCH_BROWSER_CORES"
+
+
 def bench_browser_cores():
     """The cores the benchmark's Chromium runs on (`bench --slow-cpu` names them for the processes it
     starts): `$CIFAR_TF_BENCH_BROWSER_CORES`, e.g. "0,1", as a set; None when unset."""
     value = _env(BENCH_BROWSER_CORES)
-    return {int(core) for core in value.split(",")} if value else None
+    last = (os.cpu_count() or 1) - 1
+    return {check_int(BENCH_BROWSER_CORES, core, low=0, high=last) for core in value.split(",")} if value else None
 
 
 def set_bench_browser_cores(cores):
@@ -253,9 +257,6 @@ def set_bench_browser_cores(cores):
         os.environ[BENCH_BROWSER_CORES] = ",".join(map(str, sorted(cores)))
     else:
         os.environ.pop(BENCH_BROWSER_CORES, None)
-
-
-BENCH_BROWSER_CORES = "CIFAR_TF_BENCH_BROWSER_CORES"
 
 
 def onednn_enabled():

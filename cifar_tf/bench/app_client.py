@@ -174,20 +174,18 @@ def chromium():
     """A headless Chromium (Debian's) driven by Playwright: the browser, to open pages in."""
     from playwright.sync_api import sync_playwright
 
-    mine = os.sched_getaffinity(0)
-    if settings.bench_browser_cores():   # the processes started now (driver, browser) inherit these
-        os.sched_setaffinity(0, settings.bench_browser_cores())
+    cores, mine = settings.bench_browser_cores(), os.sched_getaffinity(0)
+    if cores:
+        os.sched_setaffinity(0, cores)
     try:
-        playwright = sync_playwright().start()
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except BaseException:
-            playwright.stop()
-            raise
+        playwright = sync_playwright().start()   # its driver, and the browsers it launches, inherit `cores`
     finally:
         os.sched_setaffinity(0, mine)
     try:
-        yield browser
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
     finally:
-        browser.close()
         playwright.stop()

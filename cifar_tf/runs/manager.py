@@ -74,8 +74,9 @@ class RunManager:
         """Queue a run and start it at once if a slot is free. `config` is a TrainConfig: its
         fields are checked first (its worker builds the model), against the dataset too (found,
         and large enough for its validation split), and the executor must be reachable, so a
-        refused submission leaves nothing behind. `record`: more fields for its run.json (a range test's kind, a fork's
-        parent); `prepare(run)`: fills its folder (a fork's weights) before any manager may start it."""
+        refused submission leaves nothing behind. `record`: more fields for its run.json (a range
+        test's kind, a fork's parent); `prepare(run)`: fills its folder (a fork's weights) before
+        any manager may start it."""
         # Names and values against the limits' table; the worker builds the model (built here, it
         # would import TensorFlow into the server: 2.5 s on 2 cores, 5 s on one, at a class's first Start).
         config = config.checked(build=False)

@@ -24,6 +24,8 @@ SETTINGS = {
     "CIFAR_TF_RAY_ADDRESS": (settings.ray_address, "teacher", "HOST:PORT of a Ray cluster's head",
                              "10.0.0.1:6379", "10.0.0.1:6379"),
     "CIFAR_TF_RAY_CPUS": (settings.ray_cpus_per_run, "two", "an integer from 1 up to 1024", "2", 2),
+    "CIFAR_TF_BENCH_BROWSER_CORES": (settings.bench_browser_cores, "first",
+                                     f"an integer from 0 up to {(os.cpu_count() or 1) - 1}", "0", {0}),
 }
 
 
@@ -47,7 +49,8 @@ def test_every_setting_the_module_reads_is_checked_at_start():
     and the GPUs a server passes on to its runs."""
     source = (ROOT / "cifar_tf" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r'_(?:env|whole_number|switch)\("(CIFAR_TF_\w+)"', source))
-    assert read - {"CIFAR_TF_RUNS_DIR", "CIFAR_TF_CACHE", "CIFAR_TF_TEACHER_CODE"} == set(SETTINGS)
+    read |= set(re.findall(r'^[A-Z_]+ = "(CIFAR_TF_\w+)"$', source, re.MULTILINE))   # read through a name
+    assert read - {"CIFAR_TF_RUNS_DIR", "CIFAR_TF_CACHE", "CIFAR_TF_TEACHER_CODE", "CIFAR_TF_RUN_GPUS"} == set(SETTINGS)
 
 
 def test_the_command_line_refuses_a_bad_setting_before_its_command(tmp_path):

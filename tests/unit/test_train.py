@@ -200,7 +200,7 @@ def test_a_run_stopped_mid_epoch_is_recorded_where_it_stopped(cifar_dir, runs_di
 
 def test_a_standby_workers_warm_up_leaves_no_trace_on_the_run_it_takes(cifar_dir, runs_dir):
     """The standby worker trains a tiny model before it is handed a run (worker.warm_up): the run
-    then trains exactly as it would have without, same losses, same precision, same layer names."""
+    then trains exactly as it would have without: same losses, same precision."""
     from cifar_tf.training.presets import preset_with
     from cifar_tf.training.worker import warm_up
 
